@@ -1,0 +1,43 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step of theirs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+GO ?= go
+
+.PHONY: help db db-stop db-reset run build test test-sql test-go test-cli bench policies lint
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+db: ## start (or reuse) the local database, migrated and seeded; last line is its URL
+	@scripts/db.sh up
+
+db-stop: ## stop the local database
+	@scripts/db.sh stop
+
+db-reset: ## delete the local database (the next `make db` starts from nothing)
+	@scripts/db.sh reset
+
+build: ## build bin/sidecar
+	$(GO) build -o bin/sidecar ./sidecar/cmd/sidecar
+
+run: build ## database + sidecar in the foreground (file email); DATABASE_URL overrides the database
+	@scripts/run.sh
+
+test: ## everything: pgTAP, Go tests, migrations listed and linted by the Supabase CLI
+	@scripts/test.sh all
+
+test-sql: ## pgTAP tests only
+	@scripts/test.sh sql
+
+test-go: ## Go tests only
+	@scripts/test.sh go
+
+test-cli: ## Supabase CLI migration list + db lint only
+	@scripts/test.sh cli
+
+bench: build ## benchmarks; prints the tables the README quotes
+	@scripts/bench.sh
+
+policies: ## write a new migration from policies/*.sql: make policies NAME=what_changed
+	@test -n "$(NAME)" || (echo "usage: make policies NAME=what_changed" >&2; exit 2)
+	@scripts/gen-policies.sh new $(NAME)

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# The local Supabase-shaped Postgres: no Docker, a private cluster under .local/.
+#
+#   scripts/db.sh up        install what is missing, start (or reuse) the cluster,
+#                           bootstrap, push migrations with the Supabase CLI, seed,
+#                           refresh the test template; prints the URL as its last line
+#   scripts/db.sh stop      stop the cluster
+#   scripts/db.sh reset     stop and delete the cluster (next 'up' starts from nothing)
+#   scripts/db.sh cli ...   run the pinned Supabase CLI
+#   scripts/db.sh install   install packages and build the CLI only
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+LOCAL="$ROOT/.local"
+PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
+PGPORT="${PGPORT:-54322}"
+PGDATA="$LOCAL/pg/data"
+PGSOCK="$LOCAL/pg/sock"
+PGLOG="$LOCAL/pg/postgres.log"
+CLI_VERSION="v1.226.4"
+CLI="$LOCAL/bin/supabase-$CLI_VERSION"
+DB_URL="postgresql://postgres:postgres@127.0.0.1:$PGPORT/postgres"
+TEMPLATE_DB="talent_template"
+
+log() { echo "db: $*" >&2; }
+
+# Postgres refuses to run as root: as root, run cluster commands as 'postgres'.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+psql_su() { PGPASSWORD=postgres psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres "$@"; }
+
+install_packages() {
+  local need=()
+  [ -x "$PGBIN/pg_ctl" ] || need+=(postgresql-15)
+  [ -f /usr/share/postgresql/15/extension/pgtap.control ] || need+=(postgresql-15-pgtap)
+  [ -f /usr/share/postgresql/15/extension/plpgsql_check.control ] || need+=(postgresql-15-plpgsql-check)
+  command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
+  command -v psql >/dev/null || need+=(postgresql-client-15)
+  [ -f /usr/lib/postgresql/15/lib/wal2json.so ] || need+=(postgresql-15-wal2json)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "installing ${need[*]}"
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+    # Debian's package starts its own cluster on 5432; ours is private, so stop theirs.
+    $sudo pg_ctlcluster 15 main stop 2>/dev/null || true
+  fi
+}
+
+build_cli() {
+  if [ ! -x "$CLI" ]; then
+    log "building the Supabase CLI $CLI_VERSION (first time only, takes a few minutes)"
+    mkdir -p "$LOCAL/bin"
+    (cd "$ROOT/tools/supabase-cli" && go build -o "$CLI.tmp" github.com/supabase/cli)
+    mv "$CLI.tmp" "$CLI"
+  fi
+}
+
+start_cluster() {
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    log "creating a private cluster in $PGDATA"
+    mkdir -p "$PGDATA" "$PGSOCK"
+    [ "$(id -u)" = 0 ] && chown -R postgres: "$LOCAL/pg"
+    chmod 700 "$PGDATA"
+    local pwfile="$LOCAL/pg/pwfile"
+    echo postgres > "$pwfile"; [ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
+    as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" -A scram-sha-256 \
+      -E UTF8 --locale=C.UTF-8 >/dev/null
+    rm -f "$pwfile"
+    cat >> "$PGDATA/postgresql.conf" <<CONF
+# talent-onboarding local cluster
+listen_addresses = '127.0.0.1'
+port = $PGPORT
+unix_socket_directories = '$PGSOCK'
+wal_level = logical
+max_replication_slots = 32
+max_wal_senders = 32
+max_connections = 200
+max_slot_wal_keep_size = 4GB
+shared_buffers = 256MB
+wal_keep_size = 0
+log_min_messages = warning
+log_line_prefix = '%m [%p] %q%u@%d '
+CONF
+    cat > "$PGDATA/pg_hba.conf" <<HBA
+local   all           all                     trust
+host    all           all       127.0.0.1/32  scram-sha-256
+host    replication   all       127.0.0.1/32  scram-sha-256
+HBA
+  fi
+  if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+    log "starting Postgres on 127.0.0.1:$PGPORT"
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
+  fi
+}
+
+migrations_hash() {
+  cat "$ROOT"/supabase/local/bootstrap.sql "$ROOT"/migrations/*.sql | sha256sum | cut -c1-16
+}
+
+# bootstrap + CLI push into one database
+migrate() {
+  local db="$1"
+  psql_su -d "$db" -f "$ROOT/supabase/local/bootstrap.sql" >/dev/null
+  (cd "$ROOT" && "$CLI" db push --db-url "postgresql://postgres:postgres@127.0.0.1:$PGPORT/$db" >&2 </dev/null)
+}
+
+refresh_template() {
+  local want have
+  want="$(migrations_hash)"
+  have="$(psql_su -d postgres -Atc "select shobj_description(oid, 'pg_database') from pg_database where datname = '$TEMPLATE_DB'")"
+  if [ "$have" != "$want" ]; then
+    log "building the test template database $TEMPLATE_DB"
+    psql_su -d postgres -c "drop database if exists $TEMPLATE_DB with (force)" >/dev/null
+    psql_su -d postgres -c "drop database if exists ${TEMPLATE_DB}_building with (force)" >/dev/null
+    psql_su -d postgres -c "create database ${TEMPLATE_DB}_building" >/dev/null
+    migrate "${TEMPLATE_DB}_building"
+    psql_su -d postgres -c "alter database ${TEMPLATE_DB}_building rename to $TEMPLATE_DB" >/dev/null
+    psql_su -d postgres -c "comment on database $TEMPLATE_DB is '$want'" >/dev/null
+  fi
+}
+
+up() {
+  install_packages
+  build_cli
+  start_cluster
+  migrate postgres
+  psql_su -d postgres -f "$ROOT/supabase/seed.sql" >/dev/null
+  refresh_template
+  echo "$DB_URL"
+}
+
+case "${1:-up}" in
+  up) up ;;
+  install) install_packages; build_cli ;;
+  stop) as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; log "stopped" ;;
+  reset)
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
+    rm -rf "$LOCAL/pg"; log "cluster deleted" ;;
+  cli) shift; build_cli; cd "$ROOT" && exec "$CLI" "$@" ;;
+  url) echo "$DB_URL" ;;
+  hash) migrations_hash ;;
+  *) echo "usage: $0 {up|stop|reset|cli ...|install|url}" >&2; exit 2 ;;
+esac

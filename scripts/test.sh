@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make test: brings the local database up (installing what is missing), then runs
+# the pgTAP suite with pg_prove, the Supabase CLI checks and the Go tests.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+what="${1:-all}"
+
+URL="$(scripts/db.sh up | tail -n1)"
+ADMIN="postgresql://postgres:postgres@127.0.0.1:54322"
+export PGPASSWORD=postgres
+
+run_sql() {
+  # pgTAP runs in its own clone of the migrated template, with the seed loaded, so
+  # tests see exactly what `make db` gives a developer.
+  local db=pgtap_run
+  psql -X -q -h 127.0.0.1 -p 54322 -U postgres -d postgres -c "drop database if exists $db with (force)" -c "create database $db template talent_template" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 54322 -U postgres -d $db -c "create extension if not exists pgtap with schema extensions" -f supabase/seed.sql >/dev/null
+  echo "== pgTAP (pg_prove supabase/tests/database)"
+  PGOPTIONS="-c search_path=public,extensions" pg_prove -h 127.0.0.1 -p 54322 -U postgres -d $db --ext .sql -r supabase/tests/database
+}
+
+run_cli() {
+  echo "== supabase migration list --db-url"
+  local out
+  out="$(scripts/db.sh cli migration list --db-url "$URL" 2>&1 | sed 's/\x1b\[[0-9;]*m//g')"
+  echo "$out"
+  local missing=0
+  for f in migrations/*.sql; do
+    v="$(basename "$f" | cut -c1-14)"
+    if ! grep -Eq "$v[[:space:]]*(\||│)[[:space:]]*$v" <<<"$out"; then
+      echo "migration $v is not applied (local and remote columns differ)" >&2; missing=1
+    fi
+  done
+  [ "$missing" = 0 ] || exit 1
+  echo "== supabase db lint --db-url --fail-on error"
+  scripts/db.sh cli db lint --db-url "$URL" --fail-on error --level warning
+}
+
+run_go() {
+  echo "== go test ./..."
+  go test -count=1 -timeout 40m ./...
+}
+
+case "$what" in
+  all) run_sql; run_cli; run_go ;;
+  sql) run_sql ;;
+  cli) run_cli ;;
+  go) run_go ;;
+  *) echo "usage: $0 {all|sql|cli|go}" >&2; exit 2 ;;
+esac

@@ -1,0 +1,124 @@
+// Package config loads and validates the sidecar's configuration from the
+// environment, once, at start.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is every setting of the sidecar. The env tags are the contract names ops use;
+// deploy/k8s must name exactly these (a test checks).
+type Config struct {
+	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL (direct connection, not the transaction pooler; the role needs REPLICATION)"`
+	Addr            string `env:"SIDECAR_ADDR, default=:8080" help:"HTTP listen address for webhooks, health and metrics"`
+	WebhookSecret   string `env:"WEBHOOK_SECRET" help:"shared secret Supabase database webhooks send as 'Authorization: Bearer <secret>'; empty disables /webhooks/supabase"`
+	ReplicationSlot string `env:"REPLICATION_SLOT, default=talent_sidecar" help:"logical replication slot name (created when missing)"`
+	Publication     string `env:"PUBLICATION, default=talent_sidecar" help:"publication name (created when missing)"`
+	Replication     bool   `env:"REPLICATION_ENABLED, default=true" help:"consume logical replication; false leaves only the webhook input"`
+
+	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
+	BatchWait    time.Duration `env:"BATCH_WAIT, default=5ms" help:"longest an event waits for its batch to fill"`
+	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server"`
+
+	EmailProvider            string        `env:"EMAIL_PROVIDER, default=file" help:"sendgrid | smtp | file"`
+	SendGridAPIKey           string        `env:"SENDGRID_API_KEY" help:"SendGrid API key (required for EMAIL_PROVIDER=sendgrid)"`
+	SendGridBaseURL          string        `env:"SENDGRID_BASE_URL, default=https://api.sendgrid.com" help:"SendGrid API base URL (override for proxies and tests)"`
+	SendGridWebhookPublicKey string        `env:"SENDGRID_WEBHOOK_PUBLIC_KEY" help:"base64 ECDSA public key verifying SendGrid event webhooks; empty disables /webhooks/sendgrid"`
+	SMTPURL                  string        `env:"SMTP_URL" help:"smtp://user:pass@host:587 (STARTTLS) or smtps://… (required for EMAIL_PROVIDER=smtp)"`
+	EmailFileDir             string        `env:"EMAIL_FILE_DIR, default=./.local/emails" help:"directory for EMAIL_PROVIDER=file"`
+	EmailConcurrency         int           `env:"EMAIL_CONCURRENCY, default=16" help:"emails sent in parallel by this instance"`
+	EmailMaxAttempts         int           `env:"EMAIL_MAX_ATTEMPTS, default=8" help:"attempts before an email is marked failed"`
+	EmailPoll                time.Duration `env:"EMAIL_POLL_INTERVAL, default=500ms" help:"how often the outbox is polled when idle"`
+
+	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug | info | warn | error"`
+}
+
+var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// Load reads the environment through lookuper (envconfig.OsLookuper() in main) and
+// validates the result.
+func Load(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, fmt.Errorf("reading environment: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Validate reports every invalid setting at once, each naming its variable.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, a...)))
+	}
+	if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// or postgresql:// URL")
+	}
+	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
+		bad("SIDECAR_ADDR", "must be host:port or :port, got %q", c.Addr)
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
+		bad("WEBHOOK_SECRET", "must be at least 16 characters (or empty to disable webhooks)")
+	}
+	if !slotName.MatchString(c.ReplicationSlot) {
+		bad("REPLICATION_SLOT", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.ReplicationSlot)
+	}
+	if !slotName.MatchString(c.Publication) {
+		bad("PUBLICATION", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.Publication)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		bad("BATCH_SIZE", "must be between 1 and 10000, got %d", c.BatchSize)
+	}
+	if c.BatchWait < 0 || c.BatchWait > 10*time.Second {
+		bad("BATCH_WAIT", "must be between 0 and 10s, got %s", c.BatchWait)
+	}
+	if c.StandbyEvery < time.Second || c.StandbyEvery > 5*time.Minute {
+		bad("STANDBY_INTERVAL", "must be between 1s and 5m, got %s", c.StandbyEvery)
+	}
+	switch c.EmailProvider {
+	case "sendgrid":
+		if c.SendGridAPIKey == "" {
+			bad("SENDGRID_API_KEY", "is required when EMAIL_PROVIDER=sendgrid")
+		}
+	case "smtp":
+		u, err := url.Parse(c.SMTPURL)
+		if c.SMTPURL == "" || err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Host == "" {
+			bad("SMTP_URL", "must be smtp://[user:pass@]host:port or smtps://… when EMAIL_PROVIDER=smtp")
+		}
+	case "file":
+		if c.EmailFileDir == "" {
+			bad("EMAIL_FILE_DIR", "is required when EMAIL_PROVIDER=file")
+		}
+	default:
+		bad("EMAIL_PROVIDER", "must be sendgrid, smtp or file, got %q", c.EmailProvider)
+	}
+	if u, err := url.Parse(c.SendGridBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("SENDGRID_BASE_URL", "must be an http(s) URL, got %q", c.SendGridBaseURL)
+	}
+	if c.EmailConcurrency < 1 || c.EmailConcurrency > 256 {
+		bad("EMAIL_CONCURRENCY", "must be between 1 and 256, got %d", c.EmailConcurrency)
+	}
+	if c.EmailMaxAttempts < 1 || c.EmailMaxAttempts > 50 {
+		bad("EMAIL_MAX_ATTEMPTS", "must be between 1 and 50, got %d", c.EmailMaxAttempts)
+	}
+	if c.EmailPoll < 10*time.Millisecond || c.EmailPoll > time.Minute {
+		bad("EMAIL_POLL_INTERVAL", "must be between 10ms and 1m, got %s", c.EmailPoll)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,196 @@
+// Package testdb gives integration tests a freshly migrated database of their own,
+// cloned from the template that `make db` builds with the real Supabase CLI
+// (scripts/db.sh). Cloning takes a fraction of a second, so every test may have one.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Template is the database scripts/db.sh migrates for tests.
+const Template = "talent_template"
+
+// AdminURL is the superuser URL of the local cluster (TEST_DATABASE_URL overrides).
+func AdminURL() string {
+	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
+		return u
+	}
+	return "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
+}
+
+// DB is one test's database.
+type DB struct {
+	Name string
+	URL  string // superuser URL of this database
+	Pool *pgxpool.Pool
+}
+
+// New creates a database from the template, drops it (and any replication slots
+// on it) when the test ends, and fails the test with a clear message when the local
+// cluster is not running or its template is older than migrations/.
+func New(t testing.TB) *DB {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Fatalf("testdb: connecting to the local cluster (run `make db`): %v", err)
+	}
+	defer admin.Close(ctx)
+
+	var have string
+	err = admin.QueryRow(ctx,
+		`select coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname = $1`,
+		Template).Scan(&have)
+	if err != nil {
+		t.Fatalf("testdb: template database %s is missing (run `make db`): %v", Template, err)
+	}
+	if want := MigrationsHash(t); have != want {
+		t.Fatalf("testdb: template %s was built from other migrations (%s, want %s): run `make db`", Template, have, want)
+	}
+
+	name := "test_" + randomSuffix()
+	for attempt := 0; ; attempt++ {
+		_, err = admin.Exec(ctx, fmt.Sprintf("create database %s template %s", name, Template))
+		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("testdb: creating %s: %v", name, err)
+	}
+
+	u, _ := url.Parse(AdminURL())
+	u.Path = "/" + name
+	db := &DB{Name: name, URL: u.String()}
+	t.Cleanup(func() { drop(t, name) })
+
+	db.Pool, err = pgxpool.New(ctx, db.URL)
+	if err != nil {
+		t.Fatalf("testdb: connecting to %s: %v", name, err)
+	}
+	t.Cleanup(db.Pool.Close)
+	return db
+}
+
+func drop(t testing.TB, name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, AdminURL())
+	if err != nil {
+		t.Logf("testdb: dropping %s: %v", name, err)
+		return
+	}
+	defer admin.Close(ctx)
+	// A database with replication slots cannot be dropped: end their walsenders first.
+	for i := 0; i < 50; i++ {
+		_, _ = admin.Exec(ctx, `select pg_terminate_backend(active_pid) from pg_replication_slots
+			where database = $1 and active_pid is not null`, name)
+		_, err = admin.Exec(ctx, `select pg_drop_replication_slot(slot_name) from pg_replication_slots
+			where database = $1 and active_pid is null`, name)
+		var left int
+		_ = admin.QueryRow(ctx, `select count(*) from pg_replication_slots where database = $1`, name).Scan(&left)
+		if left == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := admin.Exec(ctx, fmt.Sprintf("drop database if exists %s with (force)", name)); err != nil {
+		t.Logf("testdb: dropping %s: %v", name, err)
+	}
+}
+
+// URLAs returns this database's URL for another login role and password.
+func (d *DB) URLAs(user, password string) string {
+	u, _ := url.Parse(d.URL)
+	u.User = url.UserPassword(user, password)
+	return u.String()
+}
+
+// Root returns the repository root (the directory holding go.mod).
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "migrations")); err == nil {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testdb: repository root not found")
+		}
+		dir = parent
+	}
+}
+
+// MigrationsHash matches `scripts/db.sh hash`: the bootstrap and every migration, in order.
+func MigrationsHash(t testing.TB) string {
+	root := Root(t)
+	files, err := filepath.Glob(filepath.Join(root, "migrations", "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	h := sha256.New()
+	for _, f := range append([]string{filepath.Join(root, "supabase", "local", "bootstrap.sql")}, files...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Claims is the JWT claim set PostgREST would put in request.jwt.claims.
+func Claims(sub, role, email string) string {
+	return fmt.Sprintf(`{"sub":%q,"role":%q,"email":%q,"aud":"authenticated","app_metadata":{},"user_metadata":{}}`, sub, role, email)
+}
+
+// AsRole runs fn in a transaction shaped exactly like a PostgREST request:
+// `set local role <role>` and request.jwt.claims for the caller. The transaction
+// commits when fn returns nil (so logical replication sees it) and rolls back otherwise.
+func AsRole(ctx context.Context, pool *pgxpool.Pool, role, sub, email string, fn func(pgx.Tx) error) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "set local role "+pgx.Identifier{role}.Sanitize()); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "select set_config('request.jwt.claims', $1, true)", Claims(sub, role, email)); err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
