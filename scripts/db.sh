@@ -128,6 +128,10 @@ refresh_template() {
 }
 
 up() {
+  # Several `make db` / `make test` may run at once (parallel work, editors): one at a time.
+  mkdir -p "$LOCAL"
+  exec 9>"$LOCAL/db.lock"
+  flock 9
   install_packages
   build_cli
   start_cluster
