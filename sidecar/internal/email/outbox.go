@@ -1,0 +1,316 @@
+package email
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/config"
+)
+
+// OutboxOptions tunes the sender. Zero values take the defaults noted.
+type OutboxOptions struct {
+	Concurrency int           // emails in flight (EMAIL_CONCURRENCY; 16)
+	MaxAttempts int           // attempts before failed (EMAIL_MAX_ATTEMPTS; 8)
+	Poll        time.Duration // idle poll interval (EMAIL_POLL_INTERVAL; 500ms)
+	SendTimeout time.Duration // one attempt's limit (30s)
+	// Lease is how long a claimed row is hidden from other senders. It must outlast
+	// SendTimeout: a row whose lease expires is claimed again (that is how an email
+	// claimed by a crashed sender is sent), so a lease shorter than a send would
+	// duplicate emails. Default SendTimeout + 30s.
+	Lease       time.Duration
+	BackoffBase time.Duration // first retry delay (1s), doubled per attempt, with jitter
+	BackoffMax  time.Duration // longest retry delay (15m)
+}
+
+// OutboxOptionsFrom reads the EMAIL_* settings.
+func OutboxOptionsFrom(cfg *config.Config) OutboxOptions {
+	return OutboxOptions{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}
+}
+
+func (o *OutboxOptions) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 16
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.Poll <= 0 {
+		o.Poll = 500 * time.Millisecond
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
+	if o.Lease <= o.SendTimeout {
+		o.Lease = o.SendTimeout + 30*time.Second
+	}
+	if o.BackoffBase <= 0 {
+		o.BackoffBase = time.Second
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 15 * time.Minute
+	}
+}
+
+// Outbox sends queued email_notifications rows. Every instance may run one: rows are
+// claimed with FOR UPDATE SKIP LOCKED in a short transaction that also pushes
+// next_attempt_at forward by the lease and counts the attempt, the email is sent
+// outside any transaction, and the result is recorded afterwards. A crash between
+// sending and recording leaves the row queued; it is claimed again when its lease
+// expires and sent once more — the only way an email repeats.
+type Outbox struct {
+	pool     *pgxpool.Pool
+	provider Provider
+	opts     OutboxOptions
+	log      *slog.Logger
+
+	mu      sync.Mutex
+	cancel  context.CancelFunc
+	done    chan struct{}
+	wake    chan struct{}
+	started bool
+}
+
+// NewOutbox returns a stopped sender.
+func NewOutbox(pool *pgxpool.Pool, provider Provider, opts OutboxOptions, log *slog.Logger) *Outbox {
+	opts.defaults()
+	return &Outbox{pool: pool, provider: provider, opts: opts, log: log.With("component", "email.outbox"),
+		wake: make(chan struct{}, 1)}
+}
+
+// Start runs the sender until Stop. It returns at once.
+func (o *Outbox) Start(ctx context.Context) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.started {
+		return errors.New("starting email outbox: already started")
+	}
+	o.started = true
+	ctx, o.cancel = context.WithCancel(ctx)
+	o.done = make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); o.listen(ctx) }()
+	go func() { defer wg.Done(); o.run(ctx) }()
+	go func() { wg.Wait(); close(o.done) }()
+	return nil
+}
+
+// Stop stops claiming, waits for emails in flight to be sent and recorded, and
+// returns. It may be called more than once.
+func (o *Outbox) Stop() {
+	o.mu.Lock()
+	cancel, done := o.cancel, o.done
+	o.mu.Unlock()
+	if cancel == nil {
+		return
+	}
+	cancel()
+	<-done
+}
+
+// Wake makes the sender look for due rows now (the queue's NOTIFY does this across
+// instances; this is for the same process).
+func (o *Outbox) Wake() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// listen turns NOTIFY email_outbox into wake-ups. Without it the sender still polls.
+func (o *Outbox) listen(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		err := o.listenOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		o.log.Warn("listening for queued emails failed; polling meanwhile", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+func (o *Outbox) listenOnce(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, o.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "listen "+NotifyChannel); err != nil {
+		return err
+	}
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return err
+		}
+		o.Wake()
+	}
+}
+
+type claimed struct {
+	id       string
+	attempts int
+	msg      Message
+}
+
+func (o *Outbox) run(ctx context.Context) {
+	slots := make(chan struct{}, o.opts.Concurrency)
+	freed := make(chan struct{}, o.opts.Concurrency)
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	// Sends and records outlive ctx so Stop never abandons a sent email unrecorded.
+	workCtx := context.WithoutCancel(ctx)
+	for {
+		free := cap(slots) - len(slots)
+		var got int
+		if free > 0 {
+			rows, err := o.claim(ctx, free)
+			if err != nil && ctx.Err() == nil {
+				o.log.Error("claiming queued emails", "error", err)
+			}
+			got = len(rows)
+			for _, r := range rows {
+				slots <- struct{}{}
+				inflight.Add(1)
+				go func(r claimed) {
+					defer inflight.Done()
+					o.deliver(workCtx, r)
+					<-slots
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}(r)
+			}
+		}
+		if free == 0 || got == free {
+			// Busy: claim again as soon as a slot frees.
+			select {
+			case <-ctx.Done():
+				return
+			case <-freed:
+			}
+			continue
+		}
+		// The queue is drained: wait for a NOTIFY or the next poll (retries fall due).
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.wake:
+		case <-time.After(o.opts.Poll):
+		}
+	}
+}
+
+// claim leases up to n due rows.
+func (o *Outbox) claim(ctx context.Context, n int) ([]claimed, error) {
+	rows, err := o.pool.Query(ctx, `
+		with due as (
+			select id from public.email_notifications
+			where status = 'queued' and next_attempt_at <= now()
+			order by next_attempt_at
+			limit $1
+			for update skip locked
+		)
+		update public.email_notifications e
+		set attempts = e.attempts + 1, next_attempt_at = now() + $2::interval, updated_at = now()
+		from due where e.id = due.id
+		returning e.id::text, e.attempts, e.email_type, e.recipient_email, e.subject, e.content,
+			coalesce(e.text_content, ''), e.idempotency_key, coalesce(e.from_email, ''),
+			coalesce(e.from_name, ''), coalesce(e.reply_to, '')`, n, o.opts.Lease)
+	if err != nil {
+		return nil, fmt.Errorf("claiming emails: %w", err)
+	}
+	defer rows.Close()
+	var out []claimed
+	for rows.Next() {
+		var c claimed
+		m := &c.msg
+		if err := rows.Scan(&c.id, &c.attempts, &m.Type, &m.To, &m.Subject, &m.HTML, &m.Text,
+			&m.IdempotencyKey, &m.FromEmail, &m.FromName, &m.ReplyTo); err != nil {
+			return nil, fmt.Errorf("claiming emails: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (o *Outbox) deliver(ctx context.Context, c claimed) {
+	if c.msg.FromEmail == "" {
+		o.record(ctx, c, "", permanent(errors.New("row has no sender (from_email); it was not queued by the sidecar")))
+		return
+	}
+	sctx, cancel := context.WithTimeout(ctx, o.opts.SendTimeout)
+	id, err := o.provider.Mail(sctx, &c.msg)
+	cancel()
+	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+		err = temporary(fmt.Errorf("timed out after %s: %w", o.opts.SendTimeout, err))
+	}
+	o.record(ctx, c, id, err)
+}
+
+// record writes the outcome. A row the event webhook already moved to delivered or
+// bounced keeps that status (only the provider id and sent_at are filled in).
+func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendErr error) {
+	var err error
+	switch {
+	case sendErr == nil:
+		_, err = o.pool.Exec(ctx, `update public.email_notifications
+			set status = case when status in ('queued', 'failed') then 'sent' else status end,
+				provider_message_id = coalesce(provider_message_id, $2), sent_at = coalesce(sent_at, now()),
+				last_error = null, updated_at = now()
+			where id = $1::uuid`, c.id, providerID)
+	default:
+		perm, retryAt := classify(sendErr)
+		msg := sendErr.Error()
+		if len(msg) > 2000 {
+			msg = msg[:2000]
+		}
+		if perm || c.attempts >= o.opts.MaxAttempts {
+			if !perm {
+				msg = fmt.Sprintf("gave up after %d attempts: %s", c.attempts, msg)
+			}
+			o.log.Warn("email failed", "id", c.id, "type", c.msg.Type, "attempts", c.attempts, "error", msg)
+			_, err = o.pool.Exec(ctx, `update public.email_notifications
+				set status = 'failed', last_error = $2, updated_at = now()
+				where id = $1::uuid and status = 'queued'`, c.id, msg)
+		} else {
+			delay := o.backoff(c.attempts)
+			if d := time.Until(retryAt); d > delay {
+				delay = d + time.Duration(rand.Int64N(int64(o.opts.BackoffBase)))
+			}
+			o.log.Info("email will be retried", "id", c.id, "attempts", c.attempts, "in", delay, "error", msg)
+			_, err = o.pool.Exec(ctx, `update public.email_notifications
+				set last_error = $2, next_attempt_at = now() + $3::interval, updated_at = now()
+				where id = $1::uuid and status = 'queued'`, c.id, msg, delay)
+		}
+	}
+	if err != nil {
+		// The lease expires and the row is claimed again: at worst one repeat.
+		o.log.Error("recording email outcome", "id", c.id, "error", err)
+	}
+}
+
+// backoff is exponential with jitter: a random delay in [d/2, d) where d doubles per
+// attempt from BackoffBase up to BackoffMax.
+func (o *Outbox) backoff(attempt int) time.Duration {
+	d := o.opts.BackoffBase
+	for i := 1; i < attempt && d < o.opts.BackoffMax; i++ {
+		d *= 2
+	}
+	d = min(d, o.opts.BackoffMax)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
