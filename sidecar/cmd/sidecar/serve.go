@@ -4,11 +4,135 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/audit"
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
+	"github.com/talent-onboarding/backend/sidecar/internal/leader"
+	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
+	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/webhook"
 )
 
-// serve runs the sidecar service until ctx ends. Placeholder until the sidecar-core
-// work lands; it exits non-zero so nothing mistakes it for a running service.
+// serve runs the sidecar service until ctx ends (SIGTERM/SIGINT), then stops every
+// part in the order that loses nothing: inputs first, the pipeline last.
 func serve(ctx context.Context, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "sidecar: the service is not built yet")
-	return 1
+	cfg, err := config.Load(ctx, envconfig.OsLookuper())
+	if err != nil {
+		fmt.Fprintf(stderr, "sidecar: invalid configuration:\n%v\n(run `sidecar -h` for every variable and its default)\n", err)
+		return 2
+	}
+	log := newLogger(os.Stdout, cfg.LogLevel)
+	mainLog := log.With("component", "main")
+	if err := run(ctx, cfg, log); err != nil {
+		mainLog.Error("sidecar stopped with an error", "err", err)
+		return 1
+	}
+	mainLog.Info("sidecar stopped")
+	return 0
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	mainLog := log.With("component", "main")
+	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("parsing DATABASE_URL: %w", err)
+	}
+	pcfg.ConnConfig.RuntimeParams["application_name"] = "talent_sidecar"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("creating database pool: %w", err)
+	}
+	defer pool.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	extra, err := extraComponents(ctx, cfg, pool, reg, log)
+	if err != nil {
+		return fmt.Errorf("building components: %w", err)
+	}
+	// The audit log first: it is the product's record; later handlers add to the same
+	// transaction.
+	handlers := append([]change.Handler{audit.New()}, extra.Handlers...)
+
+	// The pipeline outlives the root context so that a webhook in flight during
+	// shutdown still gets its commit; it is stopped explicitly, last.
+	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait}, pool, handlers, log, reg)
+	stream := replication.New(replication.Config{
+		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
+	}, pool, pipe, log, reg)
+	pipe.OnCommitted = stream.Committed
+	elector := &leader.Elector{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second, Log: log}
+
+	routes := []func(*fiber.App){}
+	if cfg.WebhookSecret != "" {
+		routes = append(routes, webhook.New(cfg.WebhookSecret, replication.Tables, pipe, log).Mount)
+	} else {
+		mainLog.Warn("WEBHOOK_SECRET is empty: /webhooks/supabase is disabled")
+	}
+	routes = append(routes, extra.Routes...)
+	srv := httpapi.New(httpapi.Options{
+		Addr: cfg.Addr, DB: pool, Registry: reg, Routes: routes, Log: log,
+		Replication: func() string {
+			switch {
+			case !cfg.Replication:
+				return "disabled"
+			case !elector.Leading():
+				return "standby"
+			case stream.Streaming():
+				return "streaming"
+			}
+			return "connecting"
+		},
+	})
+
+	pipe.Start(context.WithoutCancel(ctx))
+	defer pipe.Stop()
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	if extra.Start != nil {
+		if err := extra.Start(ctx); err != nil {
+			return fmt.Errorf("starting components: %w", err)
+		}
+	}
+	leaderDone := make(chan struct{})
+	if cfg.Replication {
+		go func() {
+			defer close(leaderDone)
+			elector.Run(ctx, stream.Run)
+		}()
+	} else {
+		close(leaderDone)
+	}
+	mainLog.Info("sidecar started", "addr", cfg.Addr, "replication", cfg.Replication, "slot", cfg.ReplicationSlot, "publication", cfg.Publication)
+
+	<-ctx.Done()
+	mainLog.Info("stopping")
+	<-leaderDone
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Stop(sctx)
+	if extra.Stop != nil {
+		extra.Stop()
+	}
+	pipe.Stop()
+	return nil
 }

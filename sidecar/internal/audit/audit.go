@@ -1,0 +1,166 @@
+// Package audit writes the admin audit log (public.admin_actions): one row for every
+// admin transition of a talent's status, derived from the committed row change, so
+// nothing an admin does can skip the log and nothing is logged twice.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+)
+
+// Action names the admin action of a status transition, or "" when the transition
+// is not an admin action (a talent's own submit, or no status change).
+func Action(from, to string) string {
+	switch {
+	case from == "submitted" && to == "approved":
+		return "approve"
+	case from == "submitted" && to == "rejected":
+		return "reject"
+	case (from == "approved" || from == "inactive") && to == "active":
+		return "activate"
+	case from == "active" && to == "inactive":
+		return "deactivate"
+	case from == "rejected" && to == "draft":
+		return "reopen"
+	}
+	return ""
+}
+
+// KeySuffix is appended to the event key to form the audit row's idempotency key.
+const KeySuffix = "/audit"
+
+// Handler is the pipeline handler of the audit log. It is used by one pipeline
+// worker at a time (Handle, then Flush or Discard), which is what the pipeline does.
+type Handler struct {
+	pending rows
+}
+
+// New returns the audit handler.
+func New() *Handler { return &Handler{} }
+
+// rows holds buffered audit rows column by column, the shape of the unnest insert.
+type rows struct {
+	talentID    []string
+	action      []string
+	reason      []*string
+	adminID     []*string
+	from, to    []*string
+	email, name []*string
+	source      []string
+	key         []string
+	committedAt []*time.Time
+}
+
+func (r *rows) len() int { return len(r.key) }
+
+// Handle buffers the audit row of ev, if it is an admin action. The row is written
+// by Flush in the same transaction.
+func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	if ev.Table != "talent_profiles" || ev.Schema != "public" {
+		return nil
+	}
+	var action, from, to string
+	var snap change.Row
+	switch ev.Op {
+	case change.Update:
+		if ev.Old == nil || ev.New == nil {
+			return fmt.Errorf("auditing %s: an update must carry the old and the new row", ev.Key)
+		}
+		from, to = ev.Old.Str("status"), ev.New.Str("status")
+		action = Action(from, to)
+		snap = ev.New
+	case change.Delete:
+		if ev.Old == nil {
+			return fmt.Errorf("auditing %s: a delete must carry the old row", ev.Key)
+		}
+		action, from, snap = "delete", ev.Old.Str("status"), ev.Old
+	default:
+		return nil
+	}
+	if action == "" {
+		return nil
+	}
+	id := snap.Str("id")
+	if id == "" {
+		return fmt.Errorf("auditing %s: row has no id", ev.Key)
+	}
+	p := &h.pending
+	p.talentID = append(p.talentID, id)
+	p.action = append(p.action, action)
+	var reason *string
+	if action == "reject" {
+		reason = opt(snap.Str("rejection_reason"))
+	}
+	p.reason = append(p.reason, reason)
+	var admin *string
+	if action != "delete" { // the deleter is read from sidecar.talent_deletions in Flush
+		admin = opt(snap.Str("updated_by"))
+	}
+	p.adminID = append(p.adminID, admin)
+	p.from = append(p.from, opt(from))
+	p.to = append(p.to, opt(to))
+	p.email = append(p.email, opt(snap.Str("email")))
+	p.name = append(p.name, opt(snap.Str("name")))
+	p.source = append(p.source, string(ev.Source))
+	p.key = append(p.key, ev.Key+KeySuffix)
+	var at *time.Time
+	if !ev.CommitTime.IsZero() {
+		t := ev.CommitTime
+		at = &t
+	}
+	p.committedAt = append(p.committedAt, at)
+	return nil
+}
+
+// insertSQL writes a batch in one statement. A delete is logged only when the
+// deleting transaction's tombstone names who deleted (a super_admin through the API;
+// an ops delete or a cascade from auth.users has no actor and is not an admin
+// action). talent_profile_id is kept only while the talent exists, because the
+// foreign key would refuse a deleted one; the key and the snapshot still name it.
+const insertSQL = `
+insert into public.admin_actions
+  (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
+   talent_email, talent_name, source, idempotency_key, committed_at)
+select p.id, r.action, r.reason, coalesce(r.admin_id::uuid, d.deleted_by), r.from_status, r.to_status,
+       r.email, r.name, r.source, r.key, coalesce(r.committed_at, now())
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+         with ordinality as r(talent_id, action, reason, admin_id, from_status, to_status,
+                              email, name, source, key, committed_at, n)
+  left join public.talent_profiles p on p.id = r.talent_id::uuid
+  left join sidecar.talent_deletions d on r.action = 'delete' and d.talent_profile_id = r.talent_id::uuid
+ where r.action <> 'delete' or d.deleted_by is not null
+ order by r.n
+on conflict (idempotency_key) do nothing`
+
+// Flush writes the buffered rows with one statement.
+func (h *Handler) Flush(ctx context.Context, tx pgx.Tx) error {
+	p := &h.pending
+	if p.len() == 0 {
+		return nil
+	}
+	defer h.Discard()
+	_, err := tx.Exec(ctx, insertSQL, p.talentID, p.action, p.reason, p.adminID, p.from, p.to,
+		p.email, p.name, p.source, p.key, p.committedAt)
+	if err != nil {
+		return fmt.Errorf("inserting %d admin actions: %w", p.len(), err)
+	}
+	return nil
+}
+
+// Discard forgets buffered rows (their transaction was rolled back).
+func (h *Handler) Discard() {
+	h.pending = rows{}
+}
+
+func opt(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,202 @@
+// Package httpapi is the sidecar's HTTP surface: health, readiness, metrics, and the
+// routes other packages mount (webhooks). Errors are rendered in one place as
+// {"error":{"code","message"}}, keeping the public code and message apart from the
+// internal cause, which is only logged.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Error is an HTTP error with a public code and message and a private cause.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Cause   error
+}
+
+func (e *Error) Error() string {
+	if e.Cause != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Cause)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Cause }
+
+// NewError builds an Error.
+func NewError(status int, code, format string, a ...any) *Error {
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, a...)}
+}
+
+// Pinger is the database check of /readyz.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options configure the server.
+type Options struct {
+	Addr     string
+	DB       Pinger
+	Registry *prometheus.Registry
+	// Replication reports the replication input's state: "streaming", "standby"
+	// (another instance holds the slot), "disabled", or anything else (not ready).
+	Replication func() string
+	// Routes are mounted after the built-in ones (webhooks, the email helper's routes).
+	Routes []func(app *fiber.App)
+	// BodyLimit caps request bodies at the transport; routes check tighter limits
+	// themselves so they can answer in JSON.
+	BodyLimit int
+	Log       *slog.Logger
+}
+
+// Server serves the app. Start once; Stop may be called more than once.
+type Server struct {
+	app  *fiber.App
+	opts Options
+	log  *slog.Logger
+	ln   net.Listener
+	done chan struct{}
+}
+
+// New builds the app and mounts every route.
+func New(opts Options) *Server {
+	log := opts.Log.With("component", "httpapi")
+	if opts.BodyLimit == 0 {
+		opts.BodyLimit = 8 << 20
+	}
+	s := &Server{opts: opts, log: log, done: make(chan struct{})}
+	s.app = fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		ErrorHandler:          s.handleError,
+	})
+	responses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sidecar_webhook_responses_total", Help: "Webhook responses by route and HTTP status.",
+	}, []string{"route", "status"})
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(responses)
+	}
+	s.app.Use(func(c *fiber.Ctx) error {
+		err := c.Next()
+		if strings.HasPrefix(c.Path(), "/webhooks/") {
+			status := c.Response().StatusCode()
+			var fe *fiber.Error
+			var he *Error
+			switch {
+			case errors.As(err, &he):
+				status = he.Status
+			case errors.As(err, &fe):
+				status = fe.Code
+			case err != nil:
+				status = fiber.StatusInternalServerError
+			}
+			responses.WithLabelValues(c.Route().Path, strconv.Itoa(status)).Inc()
+		}
+		return err
+	})
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.app.Get("/readyz", s.readyz)
+	if opts.Registry != nil {
+		s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+	}
+	for _, r := range opts.Routes {
+		r(s.app)
+	}
+	return s
+}
+
+// App exposes the fiber app (tests drive it with app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	state := "disabled"
+	if s.opts.Replication != nil {
+		state = s.opts.Replication()
+	}
+	dbOK := s.opts.DB == nil || s.opts.DB.Ping(ctx) == nil
+	ready := dbOK && (state == "streaming" || state == "standby" || state == "disabled")
+	status := fiber.StatusOK
+	if !ready {
+		status = fiber.StatusServiceUnavailable
+	}
+	return c.Status(status).JSON(fiber.Map{"ready": ready, "database": dbOK, "replication": state})
+}
+
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	var he *Error
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &he):
+	case errors.As(err, &fe):
+		he = &Error{Status: fe.Code, Code: codeFor(fe.Code), Message: fe.Message}
+	default:
+		he = &Error{Status: fiber.StatusInternalServerError, Code: "internal", Message: "internal error", Cause: err}
+	}
+	if he.Status >= 500 {
+		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "status", he.Status, "err", err)
+	} else {
+		s.log.Info("request refused", "method", c.Method(), "path", c.Path(), "status", he.Status, "code", he.Code, "message", he.Message)
+	}
+	return c.Status(he.Status).JSON(fiber.Map{"error": fiber.Map{"code": he.Code, "message": he.Message}})
+}
+
+func codeFor(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return "not_found"
+	case fiber.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case fiber.StatusRequestEntityTooLarge:
+		return "payload_too_large"
+	case fiber.StatusBadRequest:
+		return "bad_request"
+	}
+	return "http_" + strconv.Itoa(status)
+}
+
+// Start listens on Addr and serves in the background.
+func (s *Server) Start() error {
+	ln, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", s.opts.Addr, err)
+	}
+	s.ln = ln
+	s.log.Info("listening", "addr", ln.Addr().String())
+	go func() {
+		defer close(s.done)
+		if err := s.app.Listener(ln); err != nil {
+			s.log.Error("serving HTTP", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Stop shuts the server down, waiting up to the context for requests in flight.
+func (s *Server) Stop(ctx context.Context) {
+	if s.ln == nil {
+		return
+	}
+	_ = s.app.ShutdownWithContext(ctx)
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+	}
+}

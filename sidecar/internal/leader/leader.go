@@ -1,0 +1,106 @@
+// Package leader elects the one instance that consumes the replication slot. The
+// lock is a session-level advisory lock held on a dedicated connection: when the
+// holder dies, Postgres ends its session and the lock is free at once. The slot's
+// own single-consumer rule backs it up (a second START_REPLICATION is refused).
+package leader
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Elector campaigns for the lock and runs the leader's work while it holds it.
+type Elector struct {
+	URL   string        // database URL for the lock connection
+	Name  string        // lock name (the slot name: one leader per slot)
+	Retry time.Duration // how often a follower tries again (default 1s)
+	Log   *slog.Logger
+
+	leading atomic.Bool
+}
+
+// Leading reports whether this instance holds the lock now.
+func (e *Elector) Leading() bool { return e.leading.Load() }
+
+// Run campaigns until ctx ends. While the lock is held it runs lead with a context
+// that ends when the lock connection is lost, then campaigns again.
+func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context) error) {
+	retry := e.Retry
+	if retry <= 0 {
+		retry = time.Second
+	}
+	log := e.Log.With("component", "leader")
+	for ctx.Err() == nil {
+		held, err := e.term(ctx, log, lead)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("leadership attempt failed", "err", err)
+		}
+		if held {
+			continue // lost it: try again at once, another instance may not be there
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(retry):
+		}
+	}
+}
+
+// term makes one attempt; held says whether the lock was obtained.
+func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx context.Context) error) (bool, error) {
+	cfg, err := pgx.ParseConfig(e.URL)
+	if err != nil {
+		return false, fmt.Errorf("parsing lock URL: %w", err)
+	}
+	cfg.RuntimeParams["application_name"] = "talent_sidecar_leader"
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("connecting for the leadership lock: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	var got bool
+	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, "talent_sidecar:"+e.Name).Scan(&got); err != nil {
+		return false, fmt.Errorf("trying the leadership lock: %w", err)
+	}
+	if !got {
+		return false, nil
+	}
+	log.Info("became leader", "lock", e.Name)
+	e.leading.Store(true)
+	defer e.leading.Store(false)
+
+	lctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- lead(lctx) }()
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			log.Info("leader work ended", "err", err)
+			return true, err
+		case <-tick.C:
+			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := conn.Ping(pctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				log.Warn("lost the leadership lock connection; stepping down", "err", err)
+				stop()
+				<-done
+				return true, nil
+			}
+		case <-ctx.Done():
+			<-done
+			return true, nil
+		}
+	}
+}

@@ -1,0 +1,473 @@
+// Package pipeline applies row-change events from both inputs, in the order they
+// were submitted, through the registered handlers in batched transactions. It is
+// the one place that decides when an effect is durable: replication positions and
+// webhook answers are released only after the transaction holding the effect commits.
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+)
+
+// Batcher is implemented by a handler that buffers rows during Handle and writes
+// them with one statement per batch (the audit log does: thousands of single-row
+// inserts would cost a round trip each). Flush writes what Handle buffered since the
+// last Flush or Discard; Discard forgets it after a rollback.
+type Batcher interface {
+	Flush(ctx context.Context, tx pgx.Tx) error
+	Discard()
+}
+
+// Outcome is what became of a submitted event.
+type Outcome string
+
+const (
+	Applied      Outcome = "applied"
+	DeadLettered Outcome = "dead_lettered"
+)
+
+// Result is delivered to a waiting submitter once the event's transaction commits.
+type Result struct {
+	Outcome Outcome
+	Reason  string // why it was dead-lettered
+	Err     error  // the pipeline stopped before committing it
+}
+
+type item struct {
+	ev   *change.Event
+	mark uint64 // non-zero: end LSN of a replication transaction, no event
+	done chan Result
+}
+
+// Config bounds batches.
+type Config struct {
+	BatchSize int
+	BatchWait time.Duration
+}
+
+// Pipeline is started once and stopped once; Submit and Mark are safe from any goroutine.
+type Pipeline struct {
+	cfg      Config
+	pool     *pgxpool.Pool
+	handlers []change.Handler
+	log      *slog.Logger
+	queue    chan item
+
+	// OnCommitted receives the highest replication mark whose effects, and those of
+	// everything submitted before it, are committed. Set before Start.
+	OnCommitted func(lsn uint64)
+
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	events      *prometheus.CounterVec
+	batchSize   prometheus.Histogram
+	batchTime   prometheus.Histogram
+	deadLetters prometheus.Counter
+	retries     prometheus.Counter
+}
+
+// New builds a pipeline that calls handlers in order for every event.
+func New(cfg Config, pool *pgxpool.Pool, handlers []change.Handler, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	p := &Pipeline{
+		cfg: cfg, pool: pool, handlers: handlers, log: log.With("component", "pipeline"),
+		queue: make(chan item, 4*cfg.BatchSize),
+		done:  make(chan struct{}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sidecar_events_total", Help: "Row-change events by source, table and outcome.",
+		}, []string{"source", "table", "outcome"}),
+		batchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sidecar_batch_size", Help: "Events per committed batch.",
+			Buckets: prometheus.ExponentialBuckets(1, 4, 7),
+		}),
+		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sidecar_batch_seconds", Help: "Time to apply and commit one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		deadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sidecar_dead_letters_total", Help: "Events recorded in sidecar_dead_letters.",
+		}),
+		retries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sidecar_batch_retries_total", Help: "Batches retried after a database error.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(p.events, p.batchSize, p.batchTime, p.deadLetters, p.retries)
+	}
+	return p
+}
+
+// Start runs the worker until Stop.
+func (p *Pipeline) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	go func() {
+		defer close(p.done)
+		p.run(ctx)
+	}()
+}
+
+// Stop ends the worker and waits for it. Events not yet committed are answered
+// with an error (webhooks) or redelivered on the next start (replication).
+// Stop may be called more than once.
+func (p *Pipeline) Stop() {
+	p.once.Do(func() {
+		if p.cancel != nil {
+			p.cancel()
+			<-p.done
+		}
+	})
+}
+
+// Submit queues ev without waiting for it (the replication input; its progress is
+// reported through OnCommitted).
+func (p *Pipeline) Submit(ctx context.Context, ev *change.Event) error {
+	return p.enqueue(ctx, item{ev: ev})
+}
+
+// Mark queues the end of a replication transaction.
+func (p *Pipeline) Mark(ctx context.Context, lsn uint64) error {
+	return p.enqueue(ctx, item{mark: lsn})
+}
+
+// Apply queues ev and waits until its transaction has committed (the webhook input).
+func (p *Pipeline) Apply(ctx context.Context, ev *change.Event) Result {
+	done := make(chan Result, 1)
+	if err := p.enqueue(ctx, item{ev: ev, done: done}); err != nil {
+		return Result{Err: err}
+	}
+	select {
+	case r := <-done:
+		return r
+	case <-ctx.Done():
+		return Result{Err: ctx.Err()}
+	}
+}
+
+var errStopped = errors.New("pipeline stopped")
+
+func (p *Pipeline) enqueue(ctx context.Context, it item) error {
+	select {
+	case p.queue <- it:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-p.done:
+		return errStopped
+	}
+}
+
+func (p *Pipeline) run(ctx context.Context) {
+	defer p.failQueued()
+	batch := make([]item, 0, p.cfg.BatchSize)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case it := <-p.queue:
+			batch = append(batch, it)
+		}
+		batch = p.fill(ctx, batch)
+		if !p.applyWithRetry(ctx, batch) {
+			for _, it := range batch {
+				if it.done != nil {
+					it.done <- Result{Err: errStopped}
+				}
+			}
+			return
+		}
+	}
+}
+
+// fill collects more items until the batch holds BatchSize events or BatchWait has
+// passed since the first one arrived. Marks do not count: they cost nothing.
+func (p *Pipeline) fill(ctx context.Context, batch []item) []item {
+	n := 0
+	for _, it := range batch {
+		if it.ev != nil {
+			n++
+		}
+	}
+	var timer <-chan time.Time
+	for n < p.cfg.BatchSize {
+		select {
+		case it := <-p.queue:
+			batch = append(batch, it)
+			if it.ev != nil {
+				n++
+			}
+			continue
+		default:
+		}
+		if timer == nil {
+			if p.cfg.BatchWait <= 0 {
+				return batch
+			}
+			timer = time.After(p.cfg.BatchWait)
+		}
+		select {
+		case it := <-p.queue:
+			batch = append(batch, it)
+			if it.ev != nil {
+				n++
+			}
+		case <-timer:
+			return batch
+		case <-ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+func (p *Pipeline) failQueued() {
+	for {
+		select {
+		case it := <-p.queue:
+			if it.done != nil {
+				it.done <- Result{Err: errStopped}
+			}
+		default:
+			return
+		}
+	}
+}
+
+// applyWithRetry applies the batch until it commits, backing off while the database
+// is unreachable. It returns false only when ctx ended first.
+func (p *Pipeline) applyWithRetry(ctx context.Context, batch []item) bool {
+	backoff := 50 * time.Millisecond
+	for {
+		start := time.Now()
+		results, err := p.apply(ctx, batch)
+		if err == nil {
+			p.committed(ctx, batch, results, time.Since(start))
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		p.retries.Inc()
+		p.log.Warn("applying batch failed; retrying", "err", err, "events", len(batch), "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 3*time.Second)
+	}
+}
+
+func (p *Pipeline) committed(ctx context.Context, batch []item, results []Result, took time.Duration) {
+	var mark uint64
+	n := 0
+	for i, it := range batch {
+		if it.mark > mark {
+			mark = it.mark
+		}
+		if it.ev == nil {
+			continue
+		}
+		n++
+		r := results[i]
+		p.events.WithLabelValues(string(it.ev.Source), it.ev.Table, string(r.Outcome)).Inc()
+		if r.Outcome == DeadLettered {
+			p.deadLetters.Inc()
+		}
+		if it.done != nil {
+			it.done <- r
+		}
+	}
+	if n > 0 {
+		p.batchSize.Observe(float64(n))
+		p.batchTime.Observe(took.Seconds())
+		for _, h := range p.handlers {
+			if c, ok := h.(change.Committer); ok {
+				c.Committed(ctx)
+			}
+		}
+	}
+	if mark > 0 && p.OnCommitted != nil {
+		p.OnCommitted(mark)
+	}
+}
+
+// apply runs the batch in one transaction. It first tries the whole batch without
+// savepoints (the common case, and the fast one); if any event fails it rolls back
+// and replays the batch with a savepoint around each event, so only the failing
+// events are rolled back and dead-lettered. Handlers are idempotent, so replaying is safe.
+func (p *Pipeline) apply(ctx context.Context, batch []item) ([]Result, error) {
+	results := make([]Result, len(batch))
+	hasEvents := false
+	for _, it := range batch {
+		hasEvents = hasEvents || it.ev != nil
+	}
+	if !hasEvents {
+		return results, nil
+	}
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("beginning batch: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	failed := false
+	for i, it := range batch {
+		if it.ev == nil {
+			continue
+		}
+		if err := p.handle(ctx, tx, it.ev); err != nil {
+			p.log.Debug("event failed in fast path; replaying batch with savepoints", "key", it.ev.Key, "err", err)
+			failed = true
+			break
+		}
+		results[i] = Result{Outcome: Applied}
+	}
+	if !failed {
+		if err := p.flush(ctx, tx); err != nil {
+			p.log.Debug("flush failed in fast path; replaying batch with savepoints", "err", err)
+			failed = true
+		}
+	}
+	if !failed {
+		if err := tx.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("committing batch: %w", err)
+		}
+		return results, nil
+	}
+	p.discard()
+	if err := tx.Rollback(ctx); err != nil {
+		return nil, fmt.Errorf("rolling back batch: %w", err)
+	}
+	return p.applySafely(ctx, batch)
+}
+
+func (p *Pipeline) applySafely(ctx context.Context, batch []item) ([]Result, error) {
+	results := make([]Result, len(batch))
+	tx, err := p.pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("beginning batch: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	for i, it := range batch {
+		if it.ev == nil {
+			continue
+		}
+		var evErr error
+		// Two tries: a statement that lost a race with a concurrent change (say the
+		// talent was deleted under it) sees the new state on its second snapshot.
+		for attempt := 0; attempt < 2; attempt++ {
+			if _, err := tx.Exec(ctx, "savepoint event"); err != nil {
+				return nil, fmt.Errorf("creating savepoint: %w", err)
+			}
+			evErr = p.handle(ctx, tx, it.ev)
+			if evErr == nil {
+				evErr = p.flush(ctx, tx)
+			}
+			if evErr == nil {
+				if _, err := tx.Exec(ctx, "release savepoint event"); err != nil {
+					return nil, fmt.Errorf("releasing savepoint: %w", err)
+				}
+				break
+			}
+			p.discard()
+			if _, err := tx.Exec(ctx, "rollback to savepoint event"); err != nil {
+				return nil, fmt.Errorf("rolling back to savepoint after %v: %w", evErr, err)
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		if evErr == nil {
+			results[i] = Result{Outcome: Applied}
+			continue
+		}
+		if err := p.deadLetter(ctx, tx, it.ev, evErr); err != nil {
+			return nil, err
+		}
+		results[i] = Result{Outcome: DeadLettered, Reason: evErr.Error()}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("committing batch: %w", err)
+	}
+	return results, nil
+}
+
+var errNoKey = errors.New("the row change has no idempotency key (see the payload)")
+
+func (p *Pipeline) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	if ev.Key == "" {
+		return errNoKey
+	}
+	for _, h := range p.handlers {
+		if err := h.Handle(ctx, tx, ev); err != nil {
+			return fmt.Errorf("%T: %w", h, err)
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) flush(ctx context.Context, tx pgx.Tx) error {
+	for _, h := range p.handlers {
+		if b, ok := h.(Batcher); ok {
+			if err := b.Flush(ctx, tx); err != nil {
+				return fmt.Errorf("%T: %w", h, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *Pipeline) discard() {
+	for _, h := range p.handlers {
+		if b, ok := h.(Batcher); ok {
+			b.Discard()
+		}
+	}
+}
+
+func (p *Pipeline) deadLetter(ctx context.Context, tx pgx.Tx, ev *change.Event, cause error) error {
+	key := ev.Key
+	if key == "" {
+		key = fmt.Sprintf("%s:%s:%s:lsn:%d:%p", ev.Table, ev.Op, ev.Source, ev.CommitLSN, ev)
+		if ev.CommitLSN == 0 {
+			key = fmt.Sprintf("%s:%s:%s:%d", ev.Table, ev.Op, ev.Source, time.Now().UnixNano())
+		}
+	}
+	payload, err := json.Marshal(map[string]any{
+		"schema": ev.Schema, "table": ev.Table, "type": ev.Op, "record": ev.New, "old_record": ev.Old,
+		"commit_time": ev.CommitTime,
+	})
+	if err != nil {
+		payload = []byte(`null`)
+	}
+	var lsn any
+	if ev.CommitLSN != 0 {
+		lsn = fmt.Sprintf("%X/%X", ev.CommitLSN>>32, uint32(ev.CommitLSN))
+	}
+	_, err = tx.Exec(ctx, `insert into public.sidecar_dead_letters
+		(source, idempotency_key, table_name, operation, reason, payload, commit_lsn)
+		values ($1, $2, $3, $4, $5, $6, $7::pg_lsn)
+		on conflict (idempotency_key) do nothing`,
+		string(ev.Source), key, ev.Table, string(ev.Op), cause.Error(), payload, lsn)
+	if err != nil {
+		return fmt.Errorf("recording dead letter %s: %w", key, err)
+	}
+	p.log.Warn("event dead-lettered", "key", key, "table", ev.Table, "op", ev.Op, "reason", cause.Error())
+	return nil
+}

@@ -1,0 +1,345 @@
+// Package replication is the logical-replication input of the sidecar: it keeps a
+// pgoutput stream from the slot, turns row changes into change.Events for the
+// pipeline, and confirms a position to the server only once the pipeline has
+// committed the effects of every change up to it.
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+)
+
+// Sink receives the stream in commit order. Submit hands over one row change; Mark
+// says the transaction ending at lsn is complete. The sink reports back through
+// Stream.Committed once everything up to a mark is committed.
+type Sink interface {
+	Submit(ctx context.Context, ev *change.Event) error
+	Mark(ctx context.Context, lsn uint64) error
+}
+
+// Config is what a Stream needs to know.
+type Config struct {
+	URL          string // a normal connection URL; replication=database is added
+	Slot         string
+	Publication  string
+	StandbyEvery time.Duration
+}
+
+// Stream consumes the slot. Run it (under the leadership lock) until its context ends.
+type Stream struct {
+	cfg  Config
+	pool *pgxpool.Pool
+	sink Sink
+	log  *slog.Logger
+
+	committed atomic.Uint64 // highest end LSN whose effects (and all before) are committed
+	serverEnd atomic.Uint64
+	streaming atomic.Bool
+
+	confirmedGauge prometheus.Gauge
+	lagGauge       prometheus.Gauge
+	reconnects     prometheus.Counter
+}
+
+// New builds a stream. pool serves setup queries (publication, slot).
+func New(cfg Config, pool *pgxpool.Pool, sink Sink, log *slog.Logger, reg prometheus.Registerer) *Stream {
+	if cfg.StandbyEvery <= 0 {
+		cfg.StandbyEvery = 10 * time.Second
+	}
+	s := &Stream{
+		cfg: cfg, pool: pool, sink: sink, log: log.With("component", "replication"),
+		confirmedGauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sidecar_replication_confirmed_lsn", Help: "LSN confirmed (flushed) to the server."}),
+		lagGauge:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "sidecar_replication_lag_bytes", Help: "Bytes of WAL between the server's end and the confirmed LSN."}),
+		reconnects:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_replication_reconnects_total", Help: "Replication connections lost and retried."}),
+	}
+	if reg != nil {
+		reg.MustRegister(s.confirmedGauge, s.lagGauge, s.reconnects)
+	}
+	return s
+}
+
+// Committed is called by the pipeline with the end LSN of the latest mark whose
+// effects, and those of everything before it, are committed.
+func (s *Stream) Committed(lsn uint64) {
+	for {
+		cur := s.committed.Load()
+		if lsn <= cur || s.committed.CompareAndSwap(cur, lsn) {
+			return
+		}
+	}
+}
+
+// Streaming reports whether the stream is established right now.
+func (s *Stream) Streaming() bool { return s.streaming.Load() }
+
+// Run streams until ctx ends, reconnecting with backoff when the connection or the
+// server goes away. Each connection resumes from the slot's confirmed position; the
+// server skips what was confirmed and the pipeline's idempotency absorbs the rest.
+func (s *Stream) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for {
+		started := time.Now()
+		err := s.runOnce(ctx)
+		s.streaming.Store(false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		s.reconnects.Inc()
+		if time.Since(started) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		s.log.Warn("replication stream ended; reconnecting", "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// position tracks what may be confirmed on one connection.
+type position struct {
+	submitted uint64 // end LSN of the last transaction handed to the sink
+	idleSafe  uint64 // highest LSN before which nothing is owed beyond submitted
+	sent      uint64 // last flush position sent to the server
+	inTxn     bool
+}
+
+func (s *Stream) confirmable(p *position) uint64 {
+	c := s.committed.Load()
+	if c >= p.submitted && p.idleSafe > c {
+		return p.idleSafe
+	}
+	return c
+}
+
+func (s *Stream) runOnce(ctx context.Context) error {
+	if err := EnsurePublication(ctx, s.pool, s.cfg.Publication); err != nil {
+		return err
+	}
+	start, err := EnsureSlot(ctx, s.pool, s.cfg.Slot)
+	if err != nil {
+		return err
+	}
+	s.Committed(start)
+
+	pcfg, err := pgconn.ParseConfig(s.cfg.URL)
+	if err != nil {
+		return fmt.Errorf("parsing replication URL: %w", err)
+	}
+	pcfg.RuntimeParams["replication"] = "database"
+	pcfg.RuntimeParams["application_name"] = "talent_sidecar_replication"
+	conn, err := pgconn.ConnectConfig(ctx, pcfg)
+	if err != nil {
+		return fmt.Errorf("connecting for replication: %w", err)
+	}
+	defer conn.Close(context.Background())
+
+	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)},
+	})
+	if err != nil {
+		return fmt.Errorf("starting replication on slot %s: %w", s.cfg.Slot, err)
+	}
+	s.streaming.Store(true)
+	s.log.Info("replication stream established", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start_lsn", pglogrepl.LSN(start).String())
+
+	p := &position{submitted: start, idleSafe: start, sent: start}
+	dec := newDecoder()
+	var txn txnState
+	nextStandby := time.Now().Add(s.cfg.StandbyEvery)
+
+	for {
+		now := time.Now()
+		if c := s.confirmable(p); now.After(nextStandby) || c > p.sent {
+			// On the deadline ask for a reply: the keepalive that answers carries the
+			// server's sent position, which may be confirmed when nothing is owed.
+			reply := now.After(nextStandby)
+			if err := s.sendStatus(conn, p, c, reply); err != nil {
+				return err
+			}
+			if reply {
+				nextStandby = now.Add(s.cfg.StandbyEvery)
+			}
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+
+		wait := min(time.Until(nextStandby), 200*time.Millisecond)
+		rctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		msg, err := conn.ReceiveMessage(rctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				// Leaving: confirm what is durable so the next holder starts there.
+				_ = s.sendStatus(conn, p, s.confirmable(p), false)
+				return nil
+			}
+			if pgconn.Timeout(err) {
+				continue
+			}
+			return fmt.Errorf("receiving from replication stream: %w", err)
+		}
+
+		switch msg := msg.(type) {
+		case *pgproto3.CopyData:
+			if len(msg.Data) == 0 {
+				continue
+			}
+			switch msg.Data[0] {
+			case pglogrepl.PrimaryKeepaliveMessageByteID:
+				pkm, err := pglogrepl.ParsePrimaryKeepaliveMessage(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing keepalive: %w", err)
+				}
+				s.noteServerEnd(uint64(pkm.ServerWALEnd))
+				if !p.inTxn && uint64(pkm.ServerWALEnd) > p.idleSafe {
+					// Everything the server decoded before this position has reached
+					// us already (the socket is ordered): nothing more is owed up to it.
+					p.idleSafe = uint64(pkm.ServerWALEnd)
+				}
+				if pkm.ReplyRequested {
+					if err := s.sendStatus(conn, p, s.confirmable(p), false); err != nil {
+						return err
+					}
+				}
+			case pglogrepl.XLogDataByteID:
+				xld, err := pglogrepl.ParseXLogData(msg.Data[1:])
+				if err != nil {
+					return fmt.Errorf("parsing XLogData: %w", err)
+				}
+				s.noteServerEnd(uint64(xld.ServerWALEnd))
+				if err := s.handle(ctx, dec, &txn, p, xld.WALData); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+			}
+		case *pgproto3.ErrorResponse:
+			return fmt.Errorf("replication stream: %s (SQLSTATE %s)", msg.Message, msg.Code)
+		default:
+			return fmt.Errorf("replication stream: unexpected message %T", msg)
+		}
+	}
+}
+
+func (s *Stream) noteServerEnd(lsn uint64) {
+	if lsn > s.serverEnd.Load() {
+		s.serverEnd.Store(lsn)
+	}
+}
+
+func (s *Stream) sendStatus(conn *pgconn.PgConn, p *position, lsn uint64, reply bool) error {
+	if lsn < p.sent {
+		lsn = p.sent
+	}
+	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: pglogrepl.LSN(lsn),
+		WALFlushPosition: pglogrepl.LSN(lsn),
+		WALApplyPosition: pglogrepl.LSN(lsn),
+		ReplyRequested:   reply,
+	})
+	if err != nil {
+		return fmt.Errorf("sending standby status: %w", err)
+	}
+	if lsn > p.sent {
+		s.log.Debug("confirmed", "lsn", pglogrepl.LSN(lsn).String())
+	}
+	p.sent = lsn
+	s.confirmedGauge.Set(float64(lsn))
+	if end := s.serverEnd.Load(); end > lsn {
+		s.lagGauge.Set(float64(end - lsn))
+	} else {
+		s.lagGauge.Set(0)
+	}
+	return nil
+}
+
+// txnState is the transaction being received.
+type txnState struct {
+	commitLSN  uint64
+	commitTime time.Time
+	events     int
+}
+
+func (s *Stream) handle(ctx context.Context, dec *decoder, txn *txnState, p *position, data []byte) error {
+	m, err := pglogrepl.Parse(data)
+	if err != nil {
+		return fmt.Errorf("parsing pgoutput message: %w", err)
+	}
+	switch m := m.(type) {
+	case *pglogrepl.RelationMessage:
+		dec.relations[m.RelationID] = m
+	case *pglogrepl.BeginMessage:
+		p.inTxn = true
+		*txn = txnState{commitLSN: uint64(m.FinalLSN), commitTime: m.CommitTime}
+	case *pglogrepl.CommitMessage:
+		p.inTxn = false
+		end := uint64(m.TransactionEndLSN)
+		if txn.events == 0 {
+			// A transaction with nothing for us: owed nothing once earlier work lands.
+			p.idleSafe = max(p.idleSafe, end)
+			return nil
+		}
+		if err := s.sink.Mark(ctx, end); err != nil {
+			return fmt.Errorf("marking end of transaction: %w", err)
+		}
+		p.submitted = end
+	case *pglogrepl.InsertMessage:
+		return s.submit(ctx, dec, txn, change.Insert, m.RelationID, m.Tuple, nil)
+	case *pglogrepl.UpdateMessage:
+		return s.submit(ctx, dec, txn, change.Update, m.RelationID, m.NewTuple, m.OldTuple)
+	case *pglogrepl.DeleteMessage:
+		return s.submit(ctx, dec, txn, change.Delete, m.RelationID, nil, m.OldTuple)
+	}
+	return nil
+}
+
+func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, op change.Op, relID uint32, newT, oldT *pglogrepl.TupleData) error {
+	rel, err := dec.relation(relID)
+	if err != nil {
+		return err
+	}
+	ev := &change.Event{
+		Source: change.SourceReplication, Schema: rel.Namespace, Table: rel.RelationName, Op: op,
+		CommitLSN: txn.commitLSN, CommitTime: txn.commitTime,
+	}
+	if ev.Old, err = dec.row(rel, oldT, nil); err != nil {
+		return err
+	}
+	if ev.New, err = dec.row(rel, newT, ev.Old); err != nil {
+		return err
+	}
+	if op == change.Update && ev.Old == nil {
+		s.log.Warn("update without old row; is REPLICA IDENTITY FULL set?", "table", rel.RelationName)
+	}
+	ev.Key, err = change.KeyFor(ev.Table, op, ev.New, ev.Old)
+	if err != nil {
+		// The pipeline dead-letters keyless events with this reason.
+		s.log.Warn("row change has no idempotency key", "table", ev.Table, "err", err)
+		ev.Key = ""
+	}
+	txn.events++
+	if err := s.sink.Submit(ctx, ev); err != nil {
+		return fmt.Errorf("submitting change: %w", err)
+	}
+	return nil
+}
+
+// ErrSlotBusy is not exported elsewhere; callers just retry.
+var _ = errors.New
