@@ -154,7 +154,6 @@ func (t *Template) Render(v Vars) (Rendered, error) {
 	return r, nil
 }
 
-
 func execute(t any, v Vars) (string, error) {
 	w := &limitWriter{max: maxRendered}
 	var err error

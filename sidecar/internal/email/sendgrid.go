@@ -115,4 +115,3 @@ func sendgridMessage(body string) string {
 	}
 	return strings.Join(msgs, "; ")
 }
-

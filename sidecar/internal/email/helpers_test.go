@@ -1,0 +1,118 @@
+package email
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+type tlog struct{ t testing.TB }
+
+func (w tlog) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// rowJSON reads a row the way the webhook input decodes it (to_jsonb).
+func rowJSON(t testing.TB, pool *pgxpool.Pool, query string, args ...any) change.Row {
+	t.Helper()
+	var raw []byte
+	require.NoError(t, pool.QueryRow(context.Background(), query, args...).Scan(&raw))
+	var r change.Row
+	require.NoError(t, json.Unmarshal(raw, &r))
+	return r
+}
+
+// handle runs handlers in one transaction the way the pipeline does, then Committed.
+func handle(t testing.TB, pool *pgxpool.Pool, ev *change.Event, hs ...change.Handler) {
+	t.Helper()
+	ctx := context.Background()
+	if ev.Key == "" {
+		k, err := change.KeyFor(ev.Table, ev.Op, ev.New, ev.Old)
+		require.NoError(t, err)
+		ev.Key = k
+	}
+	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, h := range hs {
+			if err := h.Handle(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	for _, h := range hs {
+		if c, ok := h.(change.Committer); ok {
+			c.Committed(ctx)
+		}
+	}
+}
+
+type fixture struct {
+	db    *testdb.DB
+	pool  *pgxpool.Pool
+	live  *Live
+	queue *Queuer
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	db := testdb.New(t)
+	f := &fixture{db: db, pool: db.Pool, live: NewLive(db.Pool, testLogger(t))}
+	require.NoError(t, f.live.Load(context.Background()))
+	f.queue = NewQueuer(f.live, testLogger(t))
+	return f
+}
+
+// newTalent creates a user and a draft profile, returning the profile id.
+func (f *fixture) newTalent(t testing.TB, name, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	var uid, id string
+	require.NoError(t, f.pool.QueryRow(ctx, `insert into auth.users (id, email) values (gen_random_uuid(), $1) returning id::text`, email).Scan(&uid))
+	require.NoError(t, f.pool.QueryRow(ctx, `insert into talent_profiles (user_id, name, email) values ($1::uuid, $2, $3) returning id::text`, uid, name, email).Scan(&id))
+	return id
+}
+
+// move changes status as the service role and feeds the change to the handlers.
+func (f *fixture) move(t testing.TB, id, to, reason string, hs ...change.Handler) *change.Event {
+	t.Helper()
+	old := rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id)
+	_, err := f.pool.Exec(context.Background(), `update talent_profiles set status = $2, rejection_reason = coalesce($3, rejection_reason) where id = $1::uuid`, id, to, nullIfEmpty(reason))
+	require.NoError(t, err)
+	ev := &change.Event{Source: change.SourceWebhook, Schema: "public", Table: "talent_profiles", Op: change.Update,
+		Old: old, New: rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id), CommitTime: time.Now()}
+	if len(hs) == 0 {
+		hs = []change.Handler{f.live, f.queue}
+	}
+	handle(t, f.pool, ev, hs...)
+	return ev
+}
+
+type notification struct {
+	Type, To, Subject, HTML, Text, Status, LastError, Key string
+	Attempts                                              int
+}
+
+func (f *fixture) notifications(t testing.TB) []notification {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), `select email_type, recipient_email, subject, content, coalesce(text_content,''),
+		status, coalesce(last_error,''), idempotency_key, attempts from email_notifications order by created_at, email_type, recipient_email`)
+	require.NoError(t, err)
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
+		var n notification
+		err := r.Scan(&n.Type, &n.To, &n.Subject, &n.HTML, &n.Text, &n.Status, &n.LastError, &n.Key, &n.Attempts)
+		return n, err
+	})
+	require.NoError(t, err)
+	return out
+}
