@@ -1,0 +1,127 @@
+package deploycheck
+
+import (
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+// stubHooks stands in for what a hosted project has (pg_net cannot run here): a
+// supabase_functions.http_request() trigger function that records its arguments
+// and the payload the real one would POST, instead of sending it.
+const stubHooks = `
+create schema supabase_functions;
+create table supabase_functions.calls (
+  id bigserial primary key, url text, method text, headers jsonb, params jsonb, timeout_ms int, payload jsonb);
+create function supabase_functions.http_request() returns trigger language plpgsql as $$
+begin
+  insert into supabase_functions.calls (url, method, headers, params, timeout_ms, payload)
+  values (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]::jsonb, TG_ARGV[3]::jsonb, TG_ARGV[4]::int,
+          jsonb_build_object('old_record', OLD, 'record', NEW, 'type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA));
+  return new;
+end $$;`
+
+func psql(t *testing.T, url string, vars map[string]string, file string) (string, error) {
+	t.Helper()
+	bin, err := exec.LookPath("psql")
+	require.NoError(t, err, "psql is needed (scripts/db.sh installs it)")
+	args := []string{"-X", "-q", url, "-f", filepath.Join(testdb.Root(t), "deploy", "supabase", file)}
+	for k, v := range vars {
+		args = append(args, "-v", k+"="+v)
+	}
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	return string(out), err
+}
+
+func TestWebhookRegistration(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, stubHooks)
+	require.NoError(t, err)
+
+	// A secret with JSON-hostile characters proves the header is built, not pasted.
+	secret := `s3cr3t-"quoted"\and-long-enough`
+	vars := map[string]string{"sidecar_url": "https://sidecar.example.com/", "webhook_secret": secret}
+	for i := 0; i < 2; i++ { // re-running replaces, never duplicates
+		out, err := psql(t, db.URL, vars, "register-webhooks.sql")
+		require.NoError(t, err, out)
+	}
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
+	require.Equal(t, 3, n)
+
+	_, err = db.Pool.Exec(ctx, `update public.email_templates set enabled = enabled where name = 'welcome'`)
+	require.NoError(t, err)
+	var url, method string
+	var headers, payload []byte
+	var timeout int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select url, method, headers, timeout_ms, payload from supabase_functions.calls order by id limit 1`).
+		Scan(&url, &method, &headers, &timeout, &payload))
+	require.Equal(t, "https://sidecar.example.com/webhooks/supabase", url)
+	require.Equal(t, "POST", method)
+	require.Equal(t, 5000, timeout)
+	var h map[string]string
+	require.NoError(t, json.Unmarshal(headers, &h))
+	require.Equal(t, "Bearer "+secret, h["Authorization"])
+	require.Equal(t, "application/json", h["Content-Type"])
+	var p struct {
+		Type, Table, Schema string
+		Record              map[string]any `json:"record"`
+		OldRecord           map[string]any `json:"old_record"`
+	}
+	require.NoError(t, json.Unmarshal(payload, &p))
+	require.Equal(t, "UPDATE", p.Type)
+	require.Equal(t, "email_templates", p.Table)
+	require.Equal(t, "public", p.Schema)
+	require.Equal(t, "welcome", p.Record["name"])
+	require.Equal(t, "welcome", p.OldRecord["name"])
+
+	out, err := psql(t, db.URL, nil, "remove-webhooks.sql")
+	require.NoError(t, err, out)
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
+	require.Equal(t, 0, n)
+}
+
+// Bad input stops the script with a message that says what to pass, and leaves
+// no trigger behind.
+func TestWebhookRegistrationRefusesBadInput(t *testing.T) {
+	db := testdb.New(t)
+	for _, tc := range []struct {
+		name string
+		stub bool
+		vars map[string]string
+		want string
+	}{
+		{"no variables", true, nil, "usage: psql -v sidecar_url="},
+		{"no secret", true, map[string]string{"sidecar_url": "https://x.example.com"}, "webhook_secret is not set"},
+		{"short secret", true, map[string]string{"sidecar_url": "https://x.example.com", "webhook_secret": "short"}, "at least 16 characters"},
+		{"not a URL", true, map[string]string{"sidecar_url": "x.example.com'; drop table t; --", "webhook_secret": strings.Repeat("a", 32)}, "must be an http(s) base URL"},
+		{"no webhooks on the project", false, map[string]string{"sidecar_url": "https://x.example.com", "webhook_secret": strings.Repeat("a", 32)}, "enable Database Webhooks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			_, err := db.Pool.Exec(ctx, "drop schema if exists supabase_functions cascade")
+			require.NoError(t, err)
+			if tc.stub {
+				_, err = db.Pool.Exec(ctx, stubHooks)
+				require.NoError(t, err)
+			}
+			out, err := psql(t, db.URL, tc.vars, "register-webhooks.sql")
+			require.Error(t, err, out)
+			require.Contains(t, out, tc.want)
+			if secret := tc.vars["webhook_secret"]; len(secret) > 0 {
+				require.NotContains(t, out, secret, "the secret is never echoed")
+			}
+			var n int
+			require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
+			require.Zero(t, n)
+		})
+	}
+}
