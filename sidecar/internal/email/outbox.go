@@ -255,10 +255,10 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.opts.SendTimeout)
 	id, err := o.provider.Mail(sctx, &c.msg)
-	cancel()
-	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+	if err != nil && errors.Is(sctx.Err(), context.DeadlineExceeded) {
 		err = temporary(fmt.Errorf("timed out after %s: %w", o.opts.SendTimeout, err))
 	}
+	cancel()
 	o.record(ctx, c, id, err)
 }
 
