@@ -78,7 +78,7 @@ func jsonError(c *fiber.Ctx, status int, code, msg string) error {
 
 type sgEvent struct {
 	Event          string          `json:"event"`
-	Timestamp      json.Number     `json:"timestamp"`
+	Timestamp      json.RawMessage `json:"timestamp"`
 	SGMessageID    string          `json:"sg_message_id"`
 	Reason         string          `json:"reason"`
 	Response       string          `json:"response"`
@@ -99,9 +99,7 @@ func (w *EventWebhook) handle(c *fiber.Ctx) error {
 		return jsonError(c, fiber.StatusUnauthorized, "bad_signature", err.Error())
 	}
 	var events []sgEvent
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.UseNumber()
-	if err := dec.Decode(&events); err != nil {
+	if err := json.Unmarshal(body, &events); err != nil {
 		return jsonError(c, fiber.StatusBadRequest, "bad_json", "body must be a JSON array of SendGrid events: "+err.Error())
 	}
 	if len(events) > webhookMaxEvents {
@@ -157,8 +155,10 @@ func (w *EventWebhook) apply(ctx context.Context, ev sgEvent) (bool, error) {
 	default:
 		return false, nil // processed, deferred, open, click, …: no status change
 	}
-	sec, err := ev.Timestamp.Int64()
-	if err != nil {
+	// A malformed field skips that event, not the batch: SendGrid would retry a
+	// refused batch forever.
+	var sec int64
+	if err := json.Unmarshal(ev.Timestamp, &sec); err != nil || sec <= 0 {
 		return false, nil
 	}
 	at := time.Unix(sec, 0)
