@@ -24,18 +24,18 @@ from (values
   ($$email = 'a b@example.com'$$, 'talent_profiles_email_format', 'email with a space is refused'),
   ($$email = repeat('a', 250) || '@example.com'$$, 'talent_profiles_email_format', 'email over 254 characters is refused'),
   ($$name = ''$$, 'talent_profiles_name_length', 'empty name is refused'),
-  ($$name = repeat('n', 201)$$, 'talent_profiles_name_length', 'name over 200 characters is refused'),
+  ($$name = repeat('Ann ', 51)$$, 'talent_profiles_name_length', 'name over 200 characters is refused'),
   ($$phone = 'call me maybe'$$, 'talent_profiles_phone_format', 'phone with letters is refused'),
-  ($$location = repeat('l', 201)$$, 'talent_profiles_location_length', 'location over 200 characters is refused'),
+  ($$location = repeat('Oslo ', 41)$$, 'talent_profiles_location_length', 'location over 200 characters is refused'),
   ($$personality_traits = '{"warmth": 101}'$$, 'talent_profiles_personality_traits_shape', 'trait over 100 is refused'),
   ($$personality_traits = '{"warmth": -1}'$$, 'talent_profiles_personality_traits_shape', 'trait below 0 is refused'),
   ($$personality_traits = '{"warmth": "high"}'$$, 'talent_profiles_personality_traits_shape', 'non-numeric trait is refused'),
   ($$personality_traits = '[50, 60]'$$, 'talent_profiles_personality_traits_shape', 'traits must be an object'),
   ($$predefined_answers = '["a"]'$$, 'talent_profiles_predefined_answers_shape', 'answers must be an object'),
-  ($$freeform_text = repeat('x', 20001)$$, 'talent_profiles_freeform_text_length', 'freeform_text over 20000 characters is refused'),
-  ($$custom_tone = repeat('x', 501)$$, 'talent_profiles_custom_tone_length', 'custom_tone over 500 characters is refused'),
+  ($$freeform_text = repeat('story ', 3334)$$, 'talent_profiles_freeform_text_length', 'freeform_text over 20000 characters is refused'),
+  ($$custom_tone = repeat('calm ', 101)$$, 'talent_profiles_custom_tone_length', 'custom_tone over 500 characters is refused'),
   ($$tone_categories = array(select 't' || i from generate_series(1, 21) i)$$, 'talent_profiles_tone_categories_count', 'more than 20 tone categories are refused'),
-  ($$session_id = repeat('s', 201)$$, 'talent_profiles_session_id_length', 'session_id over 200 characters is refused')
+  ($$session_id = repeat('s-', 101)$$, 'talent_profiles_session_id_length', 'session_id over 200 characters is refused')
 ) t (a, c, d);
 
 select is(tests.set($$personality_traits = '{"warmth": 0, "energy": 100, "humor": 55.5}'$$), null, 'traits at the bounds are accepted');
@@ -53,7 +53,7 @@ select throws_ok($$update public.talent_profiles set status = 'archived' where u
 -- onboarding_progress
 select throws_ok($$update public.onboarding_progress set form_data = '[1, 2]' where user_id = auth.uid()$$,
   '23514', null, 'form_data must be an object');
-select throws_ok($$update public.onboarding_progress set form_data = jsonb_build_object('blob', (select string_agg(md5(i::text), '') from generate_series(1, 20000) i)) where user_id = auth.uid()$$,
+select throws_ok($$update public.onboarding_progress set form_data = jsonb_build_object('blob', (select string_agg(md5(i::text), ' ') from generate_series(1, 20000) i)) where user_id = auth.uid()$$,
   '23514', 'new row for relation "onboarding_progress" violates check constraint "onboarding_progress_form_data_shape"',
   'oversize form_data is refused');
 select throws_ok($$update public.onboarding_progress set current_step = 0 where user_id = auth.uid()$$,
@@ -61,7 +61,7 @@ select throws_ok($$update public.onboarding_progress set current_step = 0 where 
 
 -- admin columns
 select tests.as_user('admin');
-select throws_ok(format('update public.talent_profiles set admin_notes = repeat(%L, 5001) where id = %L', 'x', tests.id('talent.profile')),
+select throws_ok(format('update public.talent_profiles set admin_notes = repeat(%L, 1001) where id = %L', 'note ', tests.id('talent.profile')),
   '23514', null, 'admin_notes over 5000 characters is refused');
 
 select * from finish();
