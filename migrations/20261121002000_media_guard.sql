@@ -8,7 +8,8 @@
 -- ASCII, tab, CR, LF are decoded):
 --   * it holds a data: URI in any dressing: any case, whitespace between any of its
 --     tokens, "data:<type>/<subtype>[;params],..." for the media-ish top-level types,
---     "data:;params,...", or "data:[base64],<8+ base64 chars>" (missing MIME);
+--     "data:;params,...", or "data:[base64],<8+ non-blank chars>" (missing MIME);
+--     prose such as "my data: 5 years" or "data: image/png, audio/wav" is not one;
 --   * it holds a run of the base64 alphabet (standard A-Za-z0-9+/ or URL-safe
 --     A-Za-z0-9-_, '=' padding, continued across line breaks when the line before
 --     is at least 16 long, as MIME (76) and PEM (64) wrap) that is
@@ -16,8 +17,10 @@
 --         magic number (/9j/ JPEG, iVBORw0KGgo PNG, R0lGOD GIF, UklGR RIFF/WAV/WEBP,
 --         AAAA??Z0eX MP4/MOV/M4A/HEIC ftyp, SUQz MP3, T2dnUw OGG, GkXf WebM, FLAC,
 --         AIFF, TIFF, SVG, PDF, ZIP, GZIP, MIDI), or
---       - at least 64 characters mixing upper case, lower case and digits and not
---         pure hex (hashes, UUIDs and long words never qualify), or
+--       - at least 64 characters mixing upper case, lower case and digits, with 16
+--         alphanumerics in a row somewhere, not pure hex and not inside an
+--         http(s):// URL (hashes, UUIDs, long words, slash/hyphen-separated lists,
+--         URL paths and signed-URL tokens never qualify), or
 --       - at least 512 characters, whatever they are.
 -- The media URL columns (headshot_urls, video_sample_url, freeform_audio_url) accept
 -- only '' (no media) or
@@ -43,7 +46,7 @@
 -- trigger or session_replication_role = replica skips them, which is what the
 -- sidecar's handler and `sidecar media scan` are for.
 
-create table private.media_settings (
+create table if not exists private.media_settings (
   id boolean primary key default true constraint media_settings_one_row check (id),
   storage_base_url text not null default 'http://127.0.0.1:54321'
     constraint media_settings_base_url_format
@@ -55,9 +58,9 @@ comment on table private.media_settings is
 alter table private.media_settings enable row level security;
 revoke all on table private.media_settings from public, anon, authenticated;
 grant select on table private.media_settings to service_role;
-insert into private.media_settings default values;
+insert into private.media_settings default values on conflict (id) do nothing;
 
-create function private.media_storage_base_url() returns text
+create or replace function private.media_storage_base_url() returns text
 language sql stable security definer
 set search_path = ''
 as $$
@@ -65,7 +68,7 @@ as $$
 $$;
 
 -- %XX decoding of printable ASCII, tab, LF and CR; other escapes stay as they are.
-create function private.media_pct_decode(v text) returns text
+create or replace function private.media_pct_decode(v text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -79,7 +82,7 @@ as $$
 $$;
 
 -- The MIME type whose magic number a base64 run (standard alphabet) starts with.
-create function private.media_magic_type(c text) returns text
+create or replace function private.media_magic_type(c text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -106,7 +109,7 @@ $$;
 -- The rule on one string. Returns null when the string is acceptable, otherwise
 -- '<kind>[ <guessed type>]' with kind one of data-uri, base64-media, base64-blob,
 -- not-storage-url. bucket (with base_url) selects the media URL column rule.
-create function private.media_check_string(v text, bucket text default null, base_url text default null)
+create or replace function private.media_check_string(v text, bucket text default null, base_url text default null)
 returns text
 language plpgsql immutable parallel safe
 set search_path = ''
@@ -149,7 +152,7 @@ begin
            '(?:(?:image|audio|video|application|text|font|model|multipart|message)[ \t\n\r\f\v]*/[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*'
              '(?:(?:;[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*(?:=[ \t\n\r\f\v]*(?:"[^"]*"|[^;,"]*)[ \t\n\r\f\v]*)?)+,|,[^ \t\n\r\f\v])'
            '|(?:;[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*(?:=[ \t\n\r\f\v]*(?:"[^"]*"|[^;,"]*)[ \t\n\r\f\v]*)?)+,'
-           '|(?:base64[ \t\n\r\f\v]*)?,[a-z0-9+/=_-]{8})') then
+           '|(?:base64[ \t\n\r\f\v]*)?,[^ \t\n\r\f\v]{8})') then
     typ := lower(translate((regexp_match(s,
       'd[ \t\n\r\f\v]*a[ \t\n\r\f\v]*t[ \t\n\r\f\v]*a[ \t\n\r\f\v]*:[ \t\n\r\f\v]*'
       '((?:image|audio|video|application|text|font|model|multipart|message)[ \t\n\r\f\v]*/[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+)', 'i'))[1],
@@ -157,6 +160,8 @@ begin
     return 'data-uri' || coalesce(' ' || typ, '');
   end if;
 
+  -- Magic numbers and huge runs count anywhere; the long-run tier ignores http(s)
+  -- URLs, whose paths and tokens (document ids, signed-URL JWTs) look like base64.
   for run in
     select (regexp_matches(s, '[A-Za-z0-9+/]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{16,}={0,2})*(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]+={0,2})?', 'g'))[1]
     union all
@@ -168,8 +173,19 @@ begin
     if typ is not null then
       return 'base64-media ' || typ;
     end if;
-    if length(c) >= 512
-       or (length(c) >= 64 and c ~ '[A-Z]' and c ~ '[a-z]' and c ~ '[0-9]' and c !~ '^[0-9a-fA-F]+$') then
+    if length(c) >= 512 then
+      return 'base64-blob';
+    end if;
+  end loop;
+  s := regexp_replace(s, 'https?://[^ \t\n\r\f\v]+', ' ', 'gi');
+  for run in
+    select (regexp_matches(s, '[A-Za-z0-9+/]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]{16,}={0,2})*(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/]+={0,2})?', 'g'))[1]
+    union all
+    select (regexp_matches(s, '[A-Za-z0-9_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]{16,}={0,2})*(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]+={0,2})?', 'g'))[1]
+  loop
+    c := translate(run, E'-_ \t\r\n=', '+/');
+    if length(c) >= 64 and c ~ '[A-Z]' and c ~ '[a-z]' and c ~ '[0-9]' and c ~ '[A-Za-z0-9]{16}'
+       and c !~ '^[0-9a-fA-F]+$' then
       return 'base64-blob';
     end if;
   end loop;
@@ -178,7 +194,7 @@ end
 $$;
 
 -- A JSON member step of a path: .key for identifiers, ["key"] otherwise, keys cut at 40.
-create function private.media_path_key(k text) returns text
+create or replace function private.media_path_key(k text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -190,7 +206,7 @@ $$;
 
 -- The first offending string of a jsonb document (keys and values, any depth), with
 -- its path under root.
-create function private.media_check_jsonb(v jsonb, root text)
+create or replace function private.media_check_jsonb(v jsonb, root text)
 returns table (path text, reason text)
 language sql immutable parallel safe
 set search_path = ''
@@ -220,7 +236,7 @@ as $$
 $$;
 
 -- Raises the guard's error for one offending value.
-create function private.media_refuse(tbl text, col text, path text, reason text, bucket text default null)
+create or replace function private.media_refuse(tbl text, col text, path text, reason text, bucket text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -252,7 +268,7 @@ end
 $$;
 
 -- Column checks used by the triggers; each raises on the first offending value.
-create function private.media_guard_text(tbl text, col text, v text, bucket text default null)
+create or replace function private.media_guard_text(tbl text, col text, v text, bucket text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -267,7 +283,7 @@ begin
 end
 $$;
 
-create function private.media_guard_array(tbl text, col text, v text[], bucket text default null)
+create or replace function private.media_guard_array(tbl text, col text, v text[], bucket text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -287,7 +303,7 @@ begin
 end
 $$;
 
-create function private.media_guard_jsonb(tbl text, col text, v jsonb)
+create or replace function private.media_guard_jsonb(tbl text, col text, v jsonb)
 returns void
 language plpgsql
 set search_path = ''
@@ -303,14 +319,14 @@ $$;
 
 -- The pre-check over every changed free-text value of a row, joined by chr(1): it
 -- also understands jsonb's text form, where a line break is written \n.
-create function private.media_suspect(probe text) returns boolean
+create or replace function private.media_suspect(probe text) returns boolean
 language sql immutable parallel safe
 set search_path = ''
 as $$
   select probe ~ '%|[aA](?:[ \t\n\r\f\v]|\\[ntrf]|\\u000[bB])*:|[A-Za-z0-9+/_-]{16}'
 $$;
 
-create function private.talent_profiles_media_guard() returns trigger
+create or replace function private.talent_profiles_media_guard() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -349,23 +365,49 @@ begin
     return new;
   end if;
 
-  perform private.media_guard_text('talent_profiles', 'name', new.name);
-  perform private.media_guard_text('talent_profiles', 'email', new.email);
-  perform private.media_guard_text('talent_profiles', 'phone', new.phone);
-  perform private.media_guard_text('talent_profiles', 'location', new.location);
-  perform private.media_guard_array('talent_profiles', 'tone_categories', new.tone_categories);
-  perform private.media_guard_jsonb('talent_profiles', 'personality_traits', new.personality_traits);
-  perform private.media_guard_text('talent_profiles', 'custom_tone', new.custom_tone);
-  perform private.media_guard_jsonb('talent_profiles', 'predefined_answers', new.predefined_answers);
-  perform private.media_guard_text('talent_profiles', 'freeform_text', new.freeform_text);
-  perform private.media_guard_text('talent_profiles', 'admin_notes', new.admin_notes);
-  perform private.media_guard_text('talent_profiles', 'rejection_reason', new.rejection_reason);
-  perform private.media_guard_text('talent_profiles', 'session_id', new.session_id);
+  -- Only changed values are checked, so a legacy value left alone never blocks an
+  -- unrelated edit (scan and migrate deal with those).
+  if ins or new.name is distinct from old.name then
+    perform private.media_guard_text('talent_profiles', 'name', new.name);
+  end if;
+  if ins or new.email is distinct from old.email then
+    perform private.media_guard_text('talent_profiles', 'email', new.email);
+  end if;
+  if ins or new.phone is distinct from old.phone then
+    perform private.media_guard_text('talent_profiles', 'phone', new.phone);
+  end if;
+  if ins or new.location is distinct from old.location then
+    perform private.media_guard_text('talent_profiles', 'location', new.location);
+  end if;
+  if ins or new.tone_categories is distinct from old.tone_categories then
+    perform private.media_guard_array('talent_profiles', 'tone_categories', new.tone_categories);
+  end if;
+  if ins or new.personality_traits is distinct from old.personality_traits then
+    perform private.media_guard_jsonb('talent_profiles', 'personality_traits', new.personality_traits);
+  end if;
+  if ins or new.custom_tone is distinct from old.custom_tone then
+    perform private.media_guard_text('talent_profiles', 'custom_tone', new.custom_tone);
+  end if;
+  if ins or new.predefined_answers is distinct from old.predefined_answers then
+    perform private.media_guard_jsonb('talent_profiles', 'predefined_answers', new.predefined_answers);
+  end if;
+  if ins or new.freeform_text is distinct from old.freeform_text then
+    perform private.media_guard_text('talent_profiles', 'freeform_text', new.freeform_text);
+  end if;
+  if ins or new.admin_notes is distinct from old.admin_notes then
+    perform private.media_guard_text('talent_profiles', 'admin_notes', new.admin_notes);
+  end if;
+  if ins or new.rejection_reason is distinct from old.rejection_reason then
+    perform private.media_guard_text('talent_profiles', 'rejection_reason', new.rejection_reason);
+  end if;
+  if ins or new.session_id is distinct from old.session_id then
+    perform private.media_guard_text('talent_profiles', 'session_id', new.session_id);
+  end if;
   return new;
 end
 $$;
 
-create function private.onboarding_progress_media_guard() returns trigger
+create or replace function private.onboarding_progress_media_guard() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -377,17 +419,21 @@ begin
       case when ins or new.form_data is distinct from old.form_data then new.form_data::text end)), false) then
     return new;
   end if;
-  perform private.media_guard_text('onboarding_progress', 'session_id', new.session_id);
-  perform private.media_guard_jsonb('onboarding_progress', 'form_data', new.form_data);
+  if ins or new.session_id is distinct from old.session_id then
+    perform private.media_guard_text('onboarding_progress', 'session_id', new.session_id);
+  end if;
+  if ins or new.form_data is distinct from old.form_data then
+    perform private.media_guard_jsonb('onboarding_progress', 'form_data', new.form_data);
+  end if;
   return new;
 end
 $$;
 
-create trigger talent_profiles_z_media_guard
+create or replace trigger talent_profiles_z_media_guard
   before insert or update on public.talent_profiles
   for each row execute function private.talent_profiles_media_guard();
 
-create trigger onboarding_progress_z_media_guard
+create or replace trigger onboarding_progress_z_media_guard
   before insert or update on public.onboarding_progress
   for each row execute function private.onboarding_progress_media_guard();
 

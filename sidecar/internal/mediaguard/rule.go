@@ -15,8 +15,9 @@ import (
 //     A-Za-z0-9-_) shorter than this is never looked at.
 //   - a run of at least MinRun that starts with the base64 form of a media file's
 //     magic number (see magic) is refused;
-//   - a run of at least LongRun characters mixing upper case, lower case and digits
-//     (and not pure hex) is refused; a run of at least HugeRun is refused whatever it
+//   - a run of at least LongRun characters mixing upper case, lower case and digits,
+//     with 16 alphanumerics in a row somewhere (so slash- or hyphen-separated lists
+//     do not count), not pure hex and not inside an http(s) URL, is refused; a run of at least HugeRun is refused whatever it
 //     holds. Runs continue across line breaks when the line before is at least
 //     MinRun long, so base64 wrapped at 76 (MIME) or 64 (PEM) counts whole.
 const (
@@ -47,7 +48,7 @@ var (
 		`(?:(?:image|audio|video|application|text|font|model|multipart|message)` + ws + `/` + ws + dataToken + ws +
 		`(?:(?:` + dataParam + `)+,|,[^ \t\n\r\f\v])` +
 		`|(?:` + dataParam + `)+,` +
-		`|(?:base64` + ws + `)?,[a-z0-9+/=_-]{8})`)
+		`|(?:base64` + ws + `)?,[^ \t\n\r\f\v]{8})`)
 	dataType = regexp.MustCompile(`(?i)d` + ws + `a` + ws + `t` + ws + `a` + ws + `:` + ws +
 		`((?:image|audio|video|application|text|font|model|multipart|message)` + ws + `/` + ws + dataToken + `)`)
 
@@ -55,6 +56,8 @@ var (
 	runURL = longest(`[A-Za-z0-9_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]{16,}={0,2})*(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]+={0,2})?`)
 
 	pureHex = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+	alnum16 = regexp.MustCompile(`[A-Za-z0-9]{16}`)
+	urlRE   = regexp.MustCompile(`(?i)https?://[^ \t\n\r\f\v]+`)
 )
 
 func longest(expr string) *regexp.Regexp {
@@ -109,18 +112,37 @@ func inspectString(s string) (finding, bool) {
 		}
 		return finding{Kind: KindDataURI, Type: typ}, false
 	}
+	// Magic numbers and huge runs count anywhere; the long-run tier ignores URLs,
+	// whose paths and tokens (document ids, signed-URL JWTs) look like base64.
 	for _, re := range []*regexp.Regexp{runStd, runURL} {
 		for _, run := range re.FindAllString(s, -1) {
-			if f, bad := inspectRun(run); bad {
-				return f, false
+			c := compactRun(run)
+			if len(c) < MinRun {
+				continue
+			}
+			if typ := magicType(c); typ != "" {
+				return finding{Kind: KindBase64Media, Type: typ}, false
+			}
+			if len(c) >= HugeRun {
+				return finding{Kind: KindBase64Blob}, false
+			}
+		}
+	}
+	noURL := urlRE.ReplaceAllString(s, " ")
+	for _, re := range []*regexp.Regexp{runStd, runURL} {
+		for _, run := range re.FindAllString(noURL, -1) {
+			if c := compactRun(run); len(c) >= LongRun && mixed(c) {
+				return finding{Kind: KindBase64Blob}, false
 			}
 		}
 	}
 	return finding{}, true
 }
 
-func inspectRun(run string) (finding, bool) {
-	c := strings.Map(func(r rune) rune {
+// compactRun drops line breaks, blanks and padding from a run and maps the URL-safe
+// alphabet onto the standard one.
+func compactRun(run string) string {
+	return strings.Map(func(r rune) rune {
 		switch r {
 		case ' ', '\t', '\r', '\n', '=':
 			return -1
@@ -131,23 +153,23 @@ func inspectRun(run string) (finding, bool) {
 		}
 		return r
 	}, run)
-	if len(c) < MinRun {
-		return finding{}, false
-	}
+}
+
+func magicType(c string) string {
 	for _, m := range magic {
 		if m.re.MatchString(c) {
-			return finding{Kind: KindBase64Media, Type: m.typ}, true
+			return m.typ
 		}
 	}
-	if len(c) >= HugeRun {
-		return finding{Kind: KindBase64Blob}, true
-	}
-	if len(c) >= LongRun && strings.ContainsAny(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+	return ""
+}
+
+// mixed is what separates a base64 blob from long words, numbers, hashes and
+// slash- or hyphen-separated lists.
+func mixed(c string) bool {
+	return strings.ContainsAny(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
 		strings.ContainsAny(c, "abcdefghijklmnopqrstuvwxyz") && strings.ContainsAny(c, "0123456789") &&
-		!pureHex.MatchString(c) {
-		return finding{Kind: KindBase64Blob}, true
-	}
-	return finding{}, false
+		alnum16.MatchString(c) && !pureHex.MatchString(c)
 }
 
 func stripWS(s string) string {
