@@ -64,7 +64,7 @@ func emailPreview(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "sidecar email preview: %v\n", err)
 		return 1
 	}
-	page := fmt.Sprintf("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head><body style=\"margin:0\">\n%s\n</body></html>\n",
+	page := fmt.Sprintf("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>%s</title></head><body style=\"margin:0;background:#f4f5f7\">\n%s\n</body></html>\n",
 		htmlEscape(r.Subject), r.HTML)
 	if *out == "" {
 		_, _ = io.WriteString(stdout, page)
