@@ -109,7 +109,7 @@ migrations_hash() {
 migrate() {
   local db="$1"
   psql_su -d "$db" -f "$ROOT/supabase/local/bootstrap.sql" >/dev/null
-  (cd "$ROOT" && "$CLI" db push --db-url "postgresql://postgres:postgres@127.0.0.1:$PGPORT/$db" >&2 </dev/null)
+  (cd "$ROOT" && "$CLI" db push --include-all --db-url "postgresql://postgres:postgres@127.0.0.1:$PGPORT/$db" >&2 </dev/null)
 }
 
 refresh_template() {
