@@ -27,7 +27,13 @@ cat <<MSG
   emails        $EMAIL_FILE_DIR  (one .eml and one .html per email)
   webhook auth  Authorization: Bearer $WEBHOOK_SECRET
 
-  Act as a demo user exactly as PostgREST would (ids in supabase/seed.sql):
+  Demo users (sign in by putting the id in the JWT sub claim; full list in supabase/seed.sql):
+    00000000-0000-4000-a000-000000000001  superadmin@example.com   super_admin
+    00000000-0000-4000-a000-000000000002  admin@example.com        admin
+    00000000-0000-4000-b000-00000000000N  six talents, one per status (draft, submitted, approved,
+                                          active, inactive, rejected); profile ids use c000 for b000
+
+  Act as a demo user exactly as PostgREST would:
     psql "$DATABASE_URL"
     begin;
     set local role authenticated;
@@ -35,7 +41,7 @@ cat <<MSG
       '{"sub":"00000000-0000-4000-a000-000000000002","role":"authenticated"}', true);  -- the demo admin
     select id, name, status from talent_profiles;                  -- RLS: admins see everyone
     update talent_profiles set status = 'approved'
-     where status = 'submitted' and id = (select id from talent_profiles where status = 'submitted' limit 1);
+     where id = '00000000-0000-4000-c000-000000000002';          -- Lucas Moreau, submitted
     commit;
 
   Then watch the sidecar write the audit row and queue the approval email:
