@@ -1,0 +1,229 @@
+// Package sidecartest builds bin/sidecar and runs it as a real process for tests
+// and benchmarks that must kill it (SIGKILL) or run two of it.
+package sidecartest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds ./sidecar/cmd/sidecar once per test process and returns its path.
+func Binary(t testing.TB) string {
+	t.Helper()
+	root := testdb.Root(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "sidecar-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "sidecar")
+		cmd := exec.Command("go", "build", "-o", binPath, "./sidecar/cmd/sidecar")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building sidecar: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Proc is one running sidecar.
+type Proc struct {
+	t    testing.TB
+	cmd  *exec.Cmd
+	Addr string // host:port of its HTTP server
+	Log  string // file holding its output
+	done chan struct{}
+}
+
+// FreeAddr returns a loopback address with a free port.
+func FreeAddr(t testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start runs bin with env (plus SIDECAR_ADDR on a free port unless given). Its
+// output goes to a file that is printed when the test fails. The process is killed
+// at cleanup if still running.
+func Start(t testing.TB, bin string, env map[string]string) *Proc {
+	t.Helper()
+	addr := env["SIDECAR_ADDR"]
+	if addr == "" {
+		addr = FreeAddr(t)
+	}
+	logf, err := os.CreateTemp(t.TempDir(), "sidecar-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SIDECAR_ADDR=" + addr}
+	for k, v := range env {
+		if k != "SIDECAR_ADDR" {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &Proc{t: t, cmd: cmd, Addr: addr, Log: logf.Name(), done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(p.Log)
+			s := string(b)
+			if len(s) > 8000 {
+				s = "…" + s[len(s)-8000:]
+			}
+			t.Logf("sidecar pid %d output:\n%s", cmd.Process.Pid, s)
+		}
+	})
+	return p
+}
+
+// Pid is the process id.
+func (p *Proc) Pid() int { return p.cmd.Process.Pid }
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+}
+
+// Stop sends SIGTERM and waits up to 15s, then kills.
+func (p *Proc) Stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(15 * time.Second):
+		p.Kill()
+	}
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// ExitCode is the exit code after the process ended (-1 when killed by a signal).
+func (p *Proc) ExitCode() int { <-p.done; return p.cmd.ProcessState.ExitCode() }
+
+// Ready fetches /readyz and returns its replication state ("" when unreachable).
+func (p *Proc) Ready() (ready bool, replication string) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + p.Addr + "/readyz")
+	if err != nil {
+		return false, ""
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Ready       bool   `json:"ready"`
+		Replication string `json:"replication"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return body.Ready, body.Replication
+}
+
+// WaitState waits until /readyz reports the replication state want.
+func (p *Proc) WaitState(want string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		if p.Exited() {
+			return fmt.Errorf("sidecar exited (see %s)", p.Log)
+		}
+		if _, st := p.Ready(); st == want {
+			return nil
+		} else {
+			last = st
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("sidecar did not reach %q within %s (last %q)", want, timeout, last)
+}
+
+// RSS reads VmRSS of the process in bytes.
+func (p *Proc) RSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// Env returns the environment a test sidecar needs for database url.
+func Env(dbURL string, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"DATABASE_URL":     dbURL,
+		"WEBHOOK_SECRET":   "test-secret-0123456789",
+		"STANDBY_INTERVAL": "1s",
+		"EMAIL_FILE_DIR":   os.TempDir(),
+		"LOG_LEVEL":        "info",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
+// WaitFor polls cond every 50ms until it is true or timeout passes.
+func WaitFor(ctx context.Context, timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("condition not met within %s", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
