@@ -1,0 +1,100 @@
+package mediaguard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sync"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+)
+
+// Handler is the sidecar's defence in depth: it runs the rule on every insert and
+// update of a guarded table that reaches the change stream. The trigger normally
+// refuses such writes, so a violation here means it was bypassed; the handler records
+// it in public.media_violations (once per event, column and path), counts it in
+// media_violations_total and logs it. It never returns an error for a violation, so
+// the stream keeps moving.
+type Handler struct {
+	log     *slog.Logger
+	counter *prometheus.CounterVec
+
+	mu     sync.Mutex
+	guards map[string]*Guard // by Storage base URL
+}
+
+// NewHandler registers media_violations_total{table,column,kind} with reg.
+func NewHandler(log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "media_violations_total",
+		Help: "Inline media values found in committed talent rows (the database guard was bypassed).",
+	}, []string{"table", "column", "kind"})
+	if err := reg.Register(c); err != nil {
+		return nil, fmt.Errorf("registering media_violations_total: %w", err)
+	}
+	return &Handler{log: log.With("component", "mediaguard"), counter: c, guards: map[string]*Guard{}}, nil
+}
+
+// Handle checks the columns the event changed (all of them on insert), as the
+// trigger does, so a legacy value is reported by the event that wrote it and by
+// `sidecar media scan`, not by every later unrelated edit.
+func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	if ev.Schema != "public" || !Covered(ev.Table) || ev.New == nil || ev.Op == change.Delete {
+		return nil
+	}
+	g, err := h.guard(ctx, tx)
+	if err != nil {
+		return err
+	}
+	var vs []Violation
+	for _, c := range Columns[ev.Table] {
+		v, ok := ev.New[c.name]
+		if !ok {
+			continue
+		}
+		if ev.Op == change.Update && ev.Old != nil {
+			if old, had := ev.Old[c.name]; had && reflect.DeepEqual(old, v) {
+				continue
+			}
+		}
+		vs = append(vs, g.Check(ev.Table, c.name, v)...)
+	}
+	rowID := ev.New.Str("id")
+	for _, v := range vs {
+		tag, err := tx.Exec(ctx, `insert into public.media_violations
+			(event_key, table_name, row_id, column_name, path, size, kind, guessed_type, reason, source)
+			values ($1, $2, nullif($3, '')::uuid, $4, $5, $6, $7, nullif($8, ''), $9, $10)
+			on conflict (event_key, column_name, path) do nothing`,
+			ev.Key, v.Table, rowID, v.Column, v.Path, v.Size, v.Kind, v.GuessedType, v.Reason, string(ev.Source))
+		if err != nil {
+			return fmt.Errorf("recording media violation: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			h.counter.WithLabelValues(v.Table, v.Column, v.Kind).Inc()
+			h.log.Warn("inline media bypassed the database guard",
+				"table", v.Table, "row_id", rowID, "column", v.Column, "path", v.Path,
+				"kind", v.Kind, "guessed_type", v.GuessedType, "size", v.Size, "event_key", ev.Key)
+		}
+	}
+	return nil
+}
+
+// guard returns the Guard for the Storage base URL configured in the database.
+func (h *Handler) guard(ctx context.Context, tx pgx.Tx) (*Guard, error) {
+	var base string
+	if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
+		return nil, fmt.Errorf("reading private.media_settings: %w", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	g, ok := h.guards[base]
+	if !ok {
+		g = New(base)
+		h.guards[base] = g
+	}
+	return g, nil
+}
