@@ -60,8 +60,11 @@ func classify(err error) (perm bool, retryAt time.Time) {
 }
 
 // NewProvider builds the provider cfg.EmailProvider names. sendTimeout bounds one
-// delivery attempt.
+// delivery attempt (0: 30s, the outbox default).
 func NewProvider(cfg *config.Config, sendTimeout time.Duration, log *slog.Logger) (Provider, error) {
+	if sendTimeout <= 0 {
+		sendTimeout = 30 * time.Second
+	}
 	switch cfg.EmailProvider {
 	case "sendgrid":
 		return NewSendGrid(cfg.SendGridAPIKey, cfg.SendGridBaseURL, sendTimeout, cfg.EmailConcurrency), nil
