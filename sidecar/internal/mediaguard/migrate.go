@@ -272,7 +272,7 @@ type blob struct {
 	typ        string
 }
 
-var dataURIBase64 = regexp.MustCompile(`(?i)d[ \t\n\r\f\v]*a[ \t\n\r\f\v]*t[ \t\n\r\f\v]*a[ \t\n\r\f\v]*:[^,]*?;[ \t\n\r\f\v]*base64[ \t\n\r\f\v]*,[ \t\n\r\f\v]*([A-Za-z0-9+/=_\- \t\n\r\f\v]+)`)
+var dataURIBase64 = regexp.MustCompile(`(?i)d[ \t\n\r\f\v]*a[ \t\n\r\f\v]*t[ \t\n\r\f\v]*a[ \t\n\r\f\v]*:[^,]*?;[ \t\n\r\f\v]*base64[ \t\n\r\f\v]*,[ \t\n\r\f\v]*([A-Za-z0-9+/=_-]+(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9+/=_-]+)*)`)
 
 // extractBlob locates the first base64 payload in s (a data: URI or a bare run) and
 // decodes it.
@@ -380,7 +380,7 @@ func adjustType(typ, bucket string) string {
 // bucketTypes mirrors the buckets' allowed MIME types (migrations/20261121000900_storage.sql)
 // with the extension each gets.
 var bucketTypes = map[string]map[string]string{
-	"headshots": {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic"},
+	"headshots":     {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/heic": "heic"},
 	"video-samples": {"video/mp4": "mp4", "video/quicktime": "mov", "video/webm": "webm"},
 	"interview-audio": {"audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/wav": "wav", "audio/x-wav": "wav",
 		"audio/webm": "webm", "audio/ogg": "ogg", "audio/aac": "aac"},
