@@ -60,23 +60,32 @@ func EnsurePublication(ctx context.Context, pool *pgxpool.Pool, name string) err
 }
 
 // EnsureSlot creates the logical slot (pgoutput) when missing and returns its
-// confirmed position, where streaming resumes.
+// confirmed position, where streaming resumes. Slot names are cluster-wide: a slot
+// of that name on another database is refused, never consumed.
 func EnsureSlot(ctx context.Context, pool *pgxpool.Pool, slot string) (uint64, error) {
-	var lsn *string
-	err := pool.QueryRow(ctx, `select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1`, slot).Scan(&lsn)
+	read := func() (lsn *string, db string, err error) {
+		err = pool.QueryRow(ctx, `select confirmed_flush_lsn::text, coalesce(database, '')
+			from pg_replication_slots where slot_name = $1`, slot).Scan(&lsn, &db)
+		return
+	}
+	lsn, db, err := read()
 	if errors.Is(err, pgx.ErrNoRows) {
 		_, err = pool.Exec(ctx, `select pg_create_logical_replication_slot($1, 'pgoutput')`, slot)
 		var pgErr *pgconn.PgError
 		if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42710") {
 			return 0, fmt.Errorf("creating replication slot %s: %w", slot, err)
 		}
-		err = pool.QueryRow(ctx, `select confirmed_flush_lsn::text from pg_replication_slots where slot_name = $1`, slot).Scan(&lsn)
+		lsn, db, err = read()
 	}
 	if err != nil {
 		return 0, fmt.Errorf("reading replication slot %s: %w", slot, err)
 	}
-	if lsn == nil {
-		return 0, fmt.Errorf("reading replication slot %s: it is not a logical slot", slot)
+	var here string
+	if err := pool.QueryRow(ctx, `select current_database()`).Scan(&here); err != nil {
+		return 0, fmt.Errorf("reading database name: %w", err)
+	}
+	if db != here || lsn == nil {
+		return 0, fmt.Errorf("replication slot %s belongs to database %q, not %q, or is not logical: choose another REPLICATION_SLOT", slot, db, here)
 	}
 	return parseLSN(*lsn)
 }

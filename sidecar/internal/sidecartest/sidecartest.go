@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -97,6 +98,10 @@ func Start(t testing.TB, bin string, env map[string]string) *Proc {
 	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
 	t.Cleanup(func() {
 		p.Kill()
+		if keep := os.Getenv("SIDECAR_TEST_LOGS"); keep != "" {
+			b, _ := os.ReadFile(p.Log)
+			_ = os.WriteFile(filepath.Join(keep, fmt.Sprintf("sidecar-%d.log", cmd.Process.Pid)), b, 0o644)
+		}
 		if t.Failed() {
 			b, _ := os.ReadFile(p.Log)
 			s := string(b)
@@ -191,10 +196,16 @@ func (p *Proc) RSS() int64 {
 	return 0
 }
 
-// Env returns the environment a test sidecar needs for database url.
+// Env returns the environment a test sidecar needs for database url. Slot names
+// are cluster-wide, so each test database gets its own slot (named after it).
 func Env(dbURL string, extra map[string]string) map[string]string {
+	slot := "talent_sidecar"
+	if u, err := url.Parse(dbURL); err == nil && len(u.Path) > 1 {
+		slot = strings.ToLower(strings.TrimPrefix(u.Path, "/"))
+	}
 	env := map[string]string{
 		"DATABASE_URL":     dbURL,
+		"REPLICATION_SLOT": slot,
 		"WEBHOOK_SECRET":   "test-secret-0123456789",
 		"STANDBY_INTERVAL": "1s",
 		"EMAIL_FILE_DIR":   os.TempDir(),

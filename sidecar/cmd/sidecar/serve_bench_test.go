@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+// Run with: go test ./sidecar/cmd/sidecar -run '^$' -bench . -benchtime 1x
+// Each benchmark is one full scenario (a fresh database, a real process); b.N is
+// not a useful multiplier for them, so they run their scenario once.
+
+const pgRecvLogical = "/usr/lib/postgresql/15/bin/pg_recvlogical"
+
+// rssSampler records the highest VmRSS of a process while running.
+type rssSampler struct {
+	max  atomic.Int64
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+func sampleRSS(p *sidecartest.Proc) *rssSampler {
+	s := &rssSampler{stop: make(chan struct{})}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			if r := p.RSS(); r > s.max.Load() {
+				s.max.Store(r)
+			}
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+func (s *rssSampler) Stop() int64 { close(s.stop); s.wg.Wait(); return s.max.Load() }
+
+// BenchmarkBacklogDrain: with the sidecar stopped, 5,000 talents are submitted,
+// approved, activated and deactivated (20,000 row changes, 15,000 audit rows); then
+// the sidecar starts and the time until the last audit row is committed is
+// measured. pg_recvlogical decodes the same WAL range from a second slot created at
+// the same point, in the same run, as the baseline.
+func BenchmarkBacklogDrain(b *testing.B) {
+	const talents = 5000
+	db := testdb.New(b)
+	bin := sidecartest.Binary(b)
+	ctx := context.Background()
+	seedTalents(b, db.Pool, 0)
+	_, err := db.Pool.Exec(ctx, `
+		with u as (
+		  insert into auth.users (id, email)
+		  select gen_random_uuid(), 'talent' || i || '@example.com' from generate_series(1, $1) i
+		  returning id, email)
+		insert into public.talent_profiles (user_id, name, email) select id, 'Talent ' || email, email from u`, talents)
+	require.NoError(b, err)
+
+	env := sidecartest.Env(db.URL, map[string]string{"LOG_LEVEL": benchLogLevel()})
+	p := sidecartest.Start(b, bin, env)
+	require.NoError(b, p.WaitState("streaming", 60*time.Second))
+	p.Stop()
+	_, err = db.Pool.Exec(ctx, `select pg_create_logical_replication_slot('bench_recv', 'pgoutput')`)
+	require.NoError(b, err)
+
+	// The backlog.
+	_, err = db.Pool.Exec(ctx, `update public.talent_profiles set status = 'submitted'`)
+	require.NoError(b, err)
+	rows, err := db.Pool.Query(ctx, `select id from public.talent_profiles`)
+	require.NoError(b, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[[16]byte])
+	require.NoError(b, err)
+	for _, action := range []string{"approve", "activate", "deactivate"} {
+		for i := 0; i < len(ids); i += 1000 {
+			chunk := ids[i:min(i+1000, len(ids))]
+			err := testdb.AsRole(ctx, db.Pool, "authenticated", adminID, "admin@example.com", func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, `select count(*) from public.admin_bulk_update($1::uuid[], $2)`, chunk, action)
+				return err
+			})
+			require.NoError(b, err)
+		}
+	}
+	var endLSN string
+	require.NoError(b, db.Pool.QueryRow(ctx, `select pg_current_wal_lsn()::text`).Scan(&endLSN))
+	changes := 4 * talents
+	wantRows := 3 * talents
+
+	b.ResetTimer()
+	start := time.Now()
+	p = sidecartest.Start(b, bin, env)
+	rss := sampleRSS(p)
+	err = sidecartest.WaitFor(ctx, 120*time.Second, func() (bool, error) {
+		n, err := countActions(db.Pool)
+		return n >= wantRows, err
+	})
+	drain := time.Since(start)
+	b.StopTimer()
+	drainRSS := rss.Stop()
+	require.NoError(b, err)
+	p.Stop()
+
+	rstart := time.Now()
+	cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", "bench_recv", "--start", "--no-loop",
+		"-o", "proto_version=1", "-o", "publication_names=talent_sidecar", "-P", "pgoutput",
+		"--endpos", endLSN, "-f", "/dev/null")
+	out, err := cmd.CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	recv := time.Since(rstart)
+
+	rate := float64(changes) / drain.Seconds()
+	recvRate := float64(changes) / recv.Seconds()
+	b.ReportMetric(rate, "changes/s")
+	b.ReportMetric(recvRate, "pg_recvlogical_changes/s")
+	b.ReportMetric(rate/recvRate, "ratio_to_pg_recvlogical")
+	b.ReportMetric(drain.Seconds(), "drain_s")
+	b.ReportMetric(float64(drainRSS)/(1<<20), "drain_rss_MiB")
+	b.Logf("drained %d row changes (%d audit rows) in %s (%.0f/s); pg_recvlogical decoded them in %s (%.0f/s); ratio %.2f; RSS max %.1f MiB",
+		changes, wantRows, drain.Round(time.Millisecond), rate, recv.Round(time.Millisecond), recvRate, rate/recvRate, float64(drainRSS)/(1<<20))
+}
+
+// BenchmarkSteadyLatency: admins approve talents at a fixed 1,000 transactions/s
+// for 8 s while the sidecar streams; reports the commit-to-audit-row latency
+// (admin_actions.created_at, the sidecar transaction's start, minus the source
+// transaction's commit time) at p50 and p99, and the sidecar's RSS.
+func BenchmarkSteadyLatency(b *testing.B) {
+	const rate, seconds = 1000, 8
+	db := testdb.New(b)
+	bin := sidecartest.Binary(b)
+	ids := seedTalents(b, db.Pool, rate*seconds)
+	p := sidecartest.Start(b, bin, sidecartest.Env(db.URL, map[string]string{"LOG_LEVEL": "warn"}))
+	require.NoError(b, p.WaitState("streaming", 60*time.Second))
+	ctx := context.Background()
+
+	b.ResetTimer()
+	rss := sampleRSS(p)
+	work := make(chan string, len(ids))
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for w := 0; w < 24; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range work {
+				if _, err := transition(ctx, db.Pool, id, "approved"); err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	tick := time.NewTicker(time.Second / rate)
+	start := time.Now()
+	for _, id := range ids {
+		<-tick.C
+		work <- id
+	}
+	tick.Stop()
+	close(work)
+	wg.Wait()
+	achieved := float64(len(ids)) / time.Since(start).Seconds()
+	require.Zero(b, failed.Load())
+	require.NoError(b, sidecartest.WaitFor(ctx, 60*time.Second, func() (bool, error) {
+		n, err := countActions(db.Pool)
+		return n >= len(ids), err
+	}))
+	b.StopTimer()
+	steadyRSS := rss.Stop()
+
+	var p50, p99, max float64
+	require.NoError(b, db.Pool.QueryRow(ctx, `
+		select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within group (order by ms), max(ms)
+		  from (select extract(epoch from created_at - committed_at) * 1000 ms from public.admin_actions) s`).Scan(&p50, &p99, &max))
+	b.ReportMetric(achieved, "tx/s")
+	b.ReportMetric(p50, "p50_ms")
+	b.ReportMetric(p99, "p99_ms")
+	b.ReportMetric(float64(steadyRSS)/(1<<20), "steady_rss_MiB")
+	b.Logf("%.0f tx/s for %ds: commit-to-audit-row p50 %.2f ms, p99 %.2f ms, max %.2f ms; RSS max %.1f MiB",
+		achieved, seconds, p50, p99, max, float64(steadyRSS)/(1<<20))
+	_ = fmt.Sprint
+}
+
+// benchLogLevel lets a run show the sidecar's debug log (BENCH_LOG_LEVEL=debug).
+func benchLogLevel() string {
+	if l := os.Getenv("BENCH_LOG_LEVEL"); l != "" {
+		return l
+	}
+	return "warn"
+}
