@@ -92,6 +92,7 @@ func TestCrashSafety(t *testing.T) {
 	require.Greater(t, kills, 3)
 
 	p := sidecartest.Start(t, bin, env)
+	require.NoError(t, p.WaitState("streaming", 15*time.Second))
 	requireExactly(t, db, keys)
 	p.Stop()
 	require.Equal(t, 0, p.ExitCode(), "SIGTERM stops the sidecar cleanly")
