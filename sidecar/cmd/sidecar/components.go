@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/email"
+	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 )
 
 // components are the parts serve wires beside the core (replication, pipeline,
@@ -27,17 +30,36 @@ type components struct {
 	Stop  func()
 }
 
-// extraComponents builds the email and media-guard parts.
-//
-// LEAD: wire here, for example:
-//
-//	mailer := email.New(cfg, pool, reg, log)          // handler + outbox + /webhooks/sendgrid
-//	guard := mediaguard.NewHandler(pool, reg, log)
-//	return components{
-//		Handlers: []change.Handler{mailer.Handler(), guard},
-//		Routes:   []func(*fiber.App){mailer.Mount},
-//		Start:    mailer.Start, Stop: mailer.Stop,
-//	}, nil
+// extraComponents builds the email and media-guard parts. The email configuration is
+// loaded before the pipeline starts so the first status change already renders with
+// the admins' templates.
 func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, reg *prometheus.Registry, log *slog.Logger) (components, error) {
-	return components{}, nil
+	live := email.NewLive(pool, log)
+	if err := live.Load(ctx); err != nil {
+		return components{}, fmt.Errorf("loading email configuration: %w", err)
+	}
+	queuer := email.NewQueuer(live, log)
+
+	provider, err := email.NewProvider(cfg, 0, log)
+	if err != nil {
+		return components{}, fmt.Errorf("building email provider: %w", err)
+	}
+	outbox := email.NewOutbox(pool, provider, email.OutboxOptionsFrom(cfg), log)
+
+	events, err := email.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
+	if err != nil {
+		return components{}, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
+	}
+
+	guard, err := mediaguard.NewHandler(log, reg)
+	if err != nil {
+		return components{}, fmt.Errorf("building media guard: %w", err)
+	}
+
+	return components{
+		Handlers: []change.Handler{live, queuer, guard},
+		Routes:   []func(*fiber.App){events.Register},
+		Start:    outbox.Start,
+		Stop:     outbox.Stop,
+	}, nil
 }
