@@ -37,8 +37,10 @@
 --
 -- Storage base URL: private.media_settings (one row). Locally it is the Supabase API
 -- address http://127.0.0.1:54321. On a hosted project ops set it once, as the
--- postgres user (SQL editor or psql), to the project URL:
+-- postgres user (SQL editor or psql), to the project URL (lower case, no trailing /):
 --   update private.media_settings set storage_base_url = 'https://<project-ref>.supabase.co';
+-- A trigger turns the row into the constant function private.media_storage_base_url()
+-- that the guard calls (no table read per write).
 --
 -- Trigger order: BEFORE triggers fire in name order, so the guards are named
 -- *_z_media_guard to run after *_before_write and see the row as it will be stored.
@@ -50,7 +52,8 @@ create table if not exists private.media_settings (
   id boolean primary key default true constraint media_settings_one_row check (id),
   storage_base_url text not null default 'http://127.0.0.1:54321'
     constraint media_settings_base_url_format
-    check (storage_base_url ~ '^https?://[^/?#[:space:]]+(/[^?#[:space:]]*)?$' and storage_base_url !~ '/$'),
+    check (storage_base_url ~ '^https?://[^/?#[:space:]]+(/[^?#[:space:]]*)?$' and storage_base_url !~ '/$'
+           and storage_base_url = lower(storage_base_url)),
   updated_at timestamptz not null default now()
 );
 comment on table private.media_settings is
@@ -60,12 +63,79 @@ revoke all on table private.media_settings from public, anon, authenticated;
 grant select on table private.media_settings to service_role;
 insert into private.media_settings default values on conflict (id) do nothing;
 
-create or replace function private.media_storage_base_url() returns text
-language sql stable security definer
+
+-- Fast path for media URL columns, with string functions only (no regular
+-- expression): an object URL of bucket under base whose path is made of lower-case
+-- letters, digits and . _ - / (no "/9j/"), shorter than 512, with a query free of
+-- blanks and '#', holds nothing the rule refuses (no upper case means no magic number
+-- and no mixed run; no ':' or '%' means no data: URI). false means "run the full
+-- rule", not "refuse". Mirrored by fastURL in sidecar/internal/mediaguard/rule.go.
+create or replace function private.media_url_fast(v text, bucket text, base text) returns boolean
+language plpgsql immutable parallel safe
 set search_path = ''
 as $$
-  select storage_base_url from private.media_settings
+declare
+  rest text;
+  q integer;
+  path text;
+begin
+  if v is null or base is null or length(v) >= 512 or not starts_with(v, base || '/storage/v1/object/') then
+    return false;
+  end if;
+  rest := substr(v, length(base) + 20);
+  if starts_with(rest, 'public/') then
+    rest := substr(rest, 8);
+  elsif starts_with(rest, 'sign/') then
+    rest := substr(rest, 6);
+  elsif starts_with(rest, 'authenticated/') then
+    rest := substr(rest, 15);
+  end if;
+  if not starts_with(rest, bucket || '/') then
+    return false;
+  end if;
+  rest := substr(rest, length(bucket) + 2);
+  q := strpos(rest, '?');
+  path := case when q > 0 then left(rest, q - 1) else rest end;
+  return path <> ''
+     and translate(path, 'abcdefghijklmnopqrstuvwxyz0123456789._-/', '') = ''
+     and strpos(path, '/9j/') = 0
+     and (q = 0 or translate(substr(rest, q), E'# \t\n\r\f' || chr(11), '') = substr(rest, q));
+end
 $$;
+
+drop function if exists private.media_config(); -- a discarded draft
+drop function if exists private.media_storage_base_url(); -- first draft was language sql
+-- The configured base URL as a constant: the trigger below rewrites this function
+-- whenever private.media_settings changes, so the guard reads no table per write.
+create function private.media_storage_base_url() returns text
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+begin
+  return 'http://127.0.0.1:54321';
+end
+$$;
+
+create or replace function private.media_settings_apply() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $fn$
+begin
+  execute format($f$
+    create or replace function private.media_storage_base_url() returns text
+    language plpgsql immutable parallel safe
+    set search_path = ''
+    as $b$ begin return %L; end $b$
+  $f$, new.storage_base_url);
+  return null;
+end
+$fn$;
+revoke all on function private.media_settings_apply() from public;
+
+create or replace trigger media_settings_apply
+  after insert or update on private.media_settings
+  for each row execute function private.media_settings_apply();
+update private.media_settings set updated_at = now();
 
 -- %XX decoding of printable ASCII, tab, LF and CR; other escapes stay as they are.
 create or replace function private.media_pct_decode(v text) returns text
@@ -86,24 +156,52 @@ create or replace function private.media_magic_type(c text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
+  -- starts_with/substr, not regular expressions: Postgres caches only 32 compiled
+  -- expressions per backend, and the guard's hot path must stay within them.
   select case
-    when c ~ '^/9j/' then 'image/jpeg'
-    when c ~ '^iVBORw0KGgo' then 'image/png'
-    when c ~ '^R0lGOD' then 'image/gif'
-    when c ~ '^UklGR' then 'audio/wav'
-    when c ~ '^AAAA[A-Za-z0-9+/]{2}Z0eX' then 'video/mp4'
-    when c ~ '^SUQz' then 'audio/mpeg'
-    when c ~ '^T2dnUw' then 'audio/ogg'
-    when c ~ '^GkXf' then 'video/webm'
-    when c ~ '^ZkxhQw' then 'audio/flac'
-    when c ~ '^Rk9STQ' then 'audio/aiff'
-    when c ~ '^SUkqA|^TU0AK' then 'image/tiff'
-    when c ~ '^PHN2Zy|^PD94bWwg' then 'image/svg+xml'
-    when c ~ '^JVBERi0' then 'application/pdf'
-    when c ~ '^UEsDB' then 'application/zip'
-    when c ~ '^H4sI' then 'application/gzip'
-    when c ~ '^TVRoZA' then 'audio/midi'
+    when starts_with(c, '/9j/') then 'image/jpeg'
+    when starts_with(c, 'iVBORw0KGgo') then 'image/png'
+    when starts_with(c, 'R0lGOD') then 'image/gif'
+    when starts_with(c, 'UklGR') then 'audio/wav'
+    when starts_with(c, 'AAAA') and substr(c, 7, 4) = 'Z0eX' then 'video/mp4'
+    when starts_with(c, 'SUQz') then 'audio/mpeg'
+    when starts_with(c, 'T2dnUw') then 'audio/ogg'
+    when starts_with(c, 'GkXf') then 'video/webm'
+    when starts_with(c, 'ZkxhQw') then 'audio/flac'
+    when starts_with(c, 'Rk9STQ') then 'audio/aiff'
+    when starts_with(c, 'SUkqA') or starts_with(c, 'TU0AK') then 'image/tiff'
+    when starts_with(c, 'PHN2Zy') or starts_with(c, 'PD94bWwg') then 'image/svg+xml'
+    when starts_with(c, 'JVBERi0') then 'application/pdf'
+    when starts_with(c, 'UEsDB') then 'application/zip'
+    when starts_with(c, 'H4sI') then 'application/gzip'
+    when starts_with(c, 'TVRoZA') then 'audio/midi'
   end
+$$;
+
+-- The cheap pre-check: a string for which this is false cannot be refused (it needs
+-- '%', "a:", a magic number, 64 base64 characters in a row, or a wrapped line of at
+-- least 16). It also understands jsonb's text form (a line break written \n), so the
+-- triggers run it once over all changed values of a row. Cheap tests come first and
+-- the regular expressions are small: UUIDs, URLs and prose stop early. (plpgsql, not
+-- sql: a non-inlined sql function is planned again in every transaction.)
+drop function if exists private.media_suspect(text); -- its first draft named the argument differently
+create or replace function private.media_suspect(v text) returns boolean
+language plpgsql immutable parallel safe
+set search_path = ''
+as $$
+begin
+  return case
+    when v is null then false
+    when strpos(v, '%') > 0 then true
+    when strpos(v, ':') > 0 and v ~ '[aA](?:[ \t\n\r\f\v]|\\[ntrf]|\\u000[bB])*:' then true
+    when v !~ '[A-Za-z0-9+/_-]{16}' then false
+    when v ~ '/9j/|_9j_|iVBORw0KGgo|R0lGOD|UklGR|AAAA[A-Za-z0-9+/_-]{2}Z0eX|SUQz|T2dnUw|GkXf|ZkxhQw|Rk9STQ|SUkqA|TU0AK|PHN2Zy|PD94bWwg|JVBERi0|UEsDB|H4sI|TVRoZA' then true
+    when v ~ '[A-Za-z0-9+/]{64}' or v ~ '[A-Za-z0-9_-]{64}' then true
+    when (strpos(v, E'\n') > 0 or strpos(v, '\n') > 0)
+         and v ~ '[A-Za-z0-9+/_-]{16}={0,2}(?:[ \t]|\\t)*(?:\r|\\r)?(?:\n|\\n)' then true
+    else false
+  end;
+end
 $$;
 
 -- The rule on one string. Returns null when the string is acceptable, otherwise
@@ -127,9 +225,11 @@ begin
       return null;
     end if;
     head := split_part(split_part(v, '?', 1), '#', 1);
-    typ := private.media_check_string(head);
-    if typ is not null then
-      return typ;
+    if private.media_suspect(head) then
+      typ := private.media_check_string(head);
+      if typ is not null then
+        return typ;
+      end if;
     end if;
     prefix := coalesce(base_url, '') || '/storage/v1/object/';
     if base_url is null or not starts_with(v, prefix)
@@ -140,15 +240,17 @@ begin
     return null;
   end if;
 
-  -- Cheap pre-check: a string this misses cannot be refused by anything below.
-  if v is null or octet_length(v) < 8 or v !~ '%|[aA][ \t\n\r\f\v]*:|[A-Za-z0-9+/_-]{16}' then
+  -- Cheap pre-check: a string this misses cannot be refused by anything below (it
+  -- needs '%', "a:", a magic number, 64 base64 characters in a row, or a wrapped
+  -- line of at least 16). UUIDs, URLs and prose stop here.
+  if v is null or octet_length(v) < 8 or not private.media_suspect(v) then
     return null;
   end if;
   if strpos(v, '%') > 0 then
     s := private.media_pct_decode(private.media_pct_decode(v));
   end if;
 
-  if s ~* ('(?:^|[^a-z0-9])d[ \t\n\r\f\v]*a[ \t\n\r\f\v]*t[ \t\n\r\f\v]*a[ \t\n\r\f\v]*:[ \t\n\r\f\v]*'
+  if strpos(s, ':') > 0 and s ~* ('(?:^|[^a-z0-9])d[ \t\n\r\f\v]*a[ \t\n\r\f\v]*t[ \t\n\r\f\v]*a[ \t\n\r\f\v]*:[ \t\n\r\f\v]*'
            '(?:(?:image|audio|video|application|text|font|model|multipart|message)[ \t\n\r\f\v]*/[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*'
              '(?:(?:;[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*(?:=[ \t\n\r\f\v]*(?:"[^"]*"|[^;,"]*)[ \t\n\r\f\v]*)?)+,|,[^ \t\n\r\f\v])'
            '|(?:;[ \t\n\r\f\v]*[a-z0-9!#$&^_.+-]+[ \t\n\r\f\v]*(?:=[ \t\n\r\f\v]*(?:"[^"]*"|[^;,"]*)[ \t\n\r\f\v]*)?)+,'
@@ -160,6 +262,10 @@ begin
     return 'data-uri' || coalesce(' ' || typ, '');
   end if;
 
+  -- Only a magic number or 64 characters can make a run offend.
+  if length(s) < 64 and s !~ '/9j/|_9j_|iVBORw0KGgo|R0lGOD|UklGR|AAAA[A-Za-z0-9+/_-]{2}Z0eX|SUQz|T2dnUw|GkXf|ZkxhQw|Rk9STQ|SUkqA|TU0AK|PHN2Zy|PD94bWwg|JVBERi0|UEsDB|H4sI|TVRoZA' then
+    return null;
+  end if;
   -- Magic numbers and huge runs count anywhere; the long-run tier ignores http(s)
   -- URLs, whose paths and tokens (document ids, signed-URL JWTs) look like base64.
   for run in
@@ -184,8 +290,11 @@ begin
     select (regexp_matches(s, '[A-Za-z0-9_-]{16,}={0,2}(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]{16,}={0,2})*(?:[ \t]*\r?\n[ \t]*[A-Za-z0-9_-]+={0,2})?', 'g'))[1]
   loop
     c := translate(run, E'-_ \t\r\n=', '+/');
-    if length(c) >= 64 and c ~ '[A-Z]' and c ~ '[a-z]' and c ~ '[0-9]' and c ~ '[A-Za-z0-9]{16}'
-       and c !~ '^[0-9a-fA-F]+$' then
+    if length(c) >= 64
+       and translate(c, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', '') <> c
+       and translate(c, 'abcdefghijklmnopqrstuvwxyz', '') <> c
+       and translate(c, '0123456789', '') <> c
+       and c ~ '[A-Za-z0-9]{16}' and c !~ '^[0-9a-fA-F]+$' then
       return 'base64-blob';
     end if;
   end loop;
@@ -268,28 +377,29 @@ end
 $$;
 
 -- Column checks used by the triggers; each raises on the first offending value.
-create or replace function private.media_guard_text(tbl text, col text, v text, bucket text default null)
+-- (The drops remove the signatures of this file's first draft from developer databases.)
+drop function if exists private.media_guard_text(text, text, text, text);
+drop function if exists private.media_guard_array(text, text, text[], text);
+create or replace function private.media_guard_text(tbl text, col text, v text, bucket text default null, base text default null)
 returns void
 language plpgsql
 set search_path = ''
 as $$
 declare reason text;
 begin
-  reason := private.media_check_string(v, bucket,
-    case when bucket is not null then private.media_storage_base_url() end);
+  reason := private.media_check_string(v, bucket, base);
   if reason is not null then
     perform private.media_refuse(tbl, col, col, reason, bucket);
   end if;
 end
 $$;
 
-create or replace function private.media_guard_array(tbl text, col text, v text[], bucket text default null)
+create or replace function private.media_guard_array(tbl text, col text, v text[], bucket text default null, base text default null)
 returns void
 language plpgsql
 set search_path = ''
 as $$
 declare
-  base text := case when bucket is not null then private.media_storage_base_url() end;
   r record;
 begin
   for r in
@@ -317,14 +427,6 @@ begin
 end
 $$;
 
--- The pre-check over every changed free-text value of a row, joined by chr(1): it
--- also understands jsonb's text form, where a line break is written \n.
-create or replace function private.media_suspect(probe text) returns boolean
-language sql immutable parallel safe
-set search_path = ''
-as $$
-  select probe ~ '%|[aA](?:[ \t\n\r\f\v]|\\[ntrf]|\\u000[bB])*:|[A-Za-z0-9+/_-]{16}'
-$$;
 
 create or replace function private.talent_profiles_media_guard() returns trigger
 language plpgsql
@@ -332,16 +434,36 @@ set search_path = ''
 as $$
 declare
   ins boolean := tg_op = 'INSERT';
+  heads boolean := cardinality(new.headshot_urls) > 0 and (ins or new.headshot_urls is distinct from old.headshot_urls);
+  video boolean := coalesce(new.video_sample_url, '') <> '' and (ins or new.video_sample_url is distinct from old.video_sample_url);
+  audio boolean := coalesce(new.freeform_audio_url, '') <> '' and (ins or new.freeform_audio_url is distinct from old.freeform_audio_url);
+  base text;
+  u text;
 begin
-  -- Media URL columns: every change is checked.
-  if ins or new.headshot_urls is distinct from old.headshot_urls then
-    perform private.media_guard_array('talent_profiles', 'headshot_urls', new.headshot_urls, 'headshots');
+  -- Media URL columns: every change is checked, first by the string-function fast
+  -- path (private.media_url_fast), and by the full rule only when that says no.
+  if heads or video or audio then
+    base := private.media_storage_base_url();
+    if heads then
+      heads := false;
+      foreach u in array new.headshot_urls loop
+        if not private.media_url_fast(u, 'headshots', base) then
+          heads := true;
+          exit;
+        end if;
+      end loop;
+    end if;
+    video := video and not private.media_url_fast(new.video_sample_url, 'video-samples', base);
+    audio := audio and not private.media_url_fast(new.freeform_audio_url, 'interview-audio', base);
   end if;
-  if coalesce(new.video_sample_url, '') <> '' and (ins or new.video_sample_url is distinct from old.video_sample_url) then
-    perform private.media_guard_text('talent_profiles', 'video_sample_url', new.video_sample_url, 'video-samples');
+  if heads then
+    perform private.media_guard_array('talent_profiles', 'headshot_urls', new.headshot_urls, 'headshots', base);
   end if;
-  if coalesce(new.freeform_audio_url, '') <> '' and (ins or new.freeform_audio_url is distinct from old.freeform_audio_url) then
-    perform private.media_guard_text('talent_profiles', 'freeform_audio_url', new.freeform_audio_url, 'interview-audio');
+  if video then
+    perform private.media_guard_text('talent_profiles', 'video_sample_url', new.video_sample_url, 'video-samples', base);
+  end if;
+  if audio then
+    perform private.media_guard_text('talent_profiles', 'freeform_audio_url', new.freeform_audio_url, 'interview-audio', base);
   end if;
 
   -- Free-text columns: one cheap probe over the changed values; nearly every row
@@ -438,17 +560,17 @@ create or replace trigger onboarding_progress_z_media_guard
   for each row execute function private.onboarding_progress_media_guard();
 
 revoke all on function
-  private.media_storage_base_url(), private.media_pct_decode(text), private.media_magic_type(text),
+  private.media_storage_base_url(), private.media_url_fast(text, text, text), private.media_pct_decode(text), private.media_magic_type(text),
   private.media_check_string(text, text, text), private.media_path_key(text),
   private.media_check_jsonb(jsonb, text), private.media_refuse(text, text, text, text, text),
-  private.media_guard_text(text, text, text, text), private.media_guard_array(text, text, text[], text),
+  private.media_guard_text(text, text, text, text, text), private.media_guard_array(text, text, text[], text, text),
   private.media_guard_jsonb(text, text, jsonb), private.media_suspect(text),
   private.talent_profiles_media_guard(), private.onboarding_progress_media_guard()
   from public;
 grant execute on function
-  private.media_storage_base_url(), private.media_pct_decode(text), private.media_magic_type(text),
+  private.media_storage_base_url(), private.media_url_fast(text, text, text), private.media_pct_decode(text), private.media_magic_type(text),
   private.media_check_string(text, text, text), private.media_path_key(text),
   private.media_check_jsonb(jsonb, text), private.media_refuse(text, text, text, text, text),
-  private.media_guard_text(text, text, text, text), private.media_guard_array(text, text, text[], text),
+  private.media_guard_text(text, text, text, text, text), private.media_guard_array(text, text, text[], text, text),
   private.media_guard_jsonb(text, text, jsonb), private.media_suspect(text)
   to authenticated, service_role;

@@ -38,9 +38,16 @@ const (
 
 const ws = `[ \t\n\r\f\v]*`
 
+// magicAny finds any magic number below in either alphabet (the URL-safe form of
+// /9j/ is _9j_).
+const magicAny = `/9j/|_9j_|iVBORw0KGgo|R0lGOD|UklGR|AAAA[A-Za-z0-9+/_-]{2}Z0eX|SUQz|T2dnUw|GkXf|ZkxhQw|Rk9STQ|SUkqA|TU0AK|PHN2Zy|PD94bWwg|JVBERi0|UEsDB|H4sI|TVRoZA`
+
 var (
-	// suspect is the cheap pre-check: nothing it misses can be refused.
-	suspect = regexp.MustCompile(`%|[aA]` + ws + `:|[A-Za-z0-9+/_-]{16}`)
+	// suspect is the cheap pre-check: nothing it misses can be refused. isSuspect is
+	// its hand-written twin (Go's regexp is slow on counted repetition); the fuzz
+	// target checks they agree.
+	suspect = regexp.MustCompile(`%|[aA]` + ws + `:|` + magicAny + `|[A-Za-z0-9+/]{64}|[A-Za-z0-9_-]{64}` +
+		`|[A-Za-z0-9+/]{16}={0,2}[ \t]*\r?\n|[A-Za-z0-9_-]{16}={0,2}[ \t]*\r?\n`)
 
 	dataToken = `[a-z0-9!#$&^_.+-]+`
 	dataParam = `;` + ws + dataToken + ws + `(?:=` + ws + `(?:"[^"]*"|[^;,"]*)` + ws + `)?`
@@ -99,7 +106,7 @@ type finding struct {
 // inspectString applies the inline-media rule to one string (a text column, an array
 // element, a JSON string or key). ok is false when the string is refused.
 func inspectString(s string) (finding, bool) {
-	if len(s) < minSuspect || !suspect.MatchString(s) {
+	if len(s) < minSuspect || !isSuspect(s) {
 		return finding{}, true
 	}
 	if strings.IndexByte(s, '%') >= 0 {
@@ -233,6 +240,12 @@ func inspectURL(s, bucket, base string, pathRE *regexp.Regexp) (finding, bool) {
 	if s == "" {
 		return finding{}, true
 	}
+	// Fast path (the trigger's too): '<uuid>/<lower-case name>' under the bucket holds
+	// nothing the rule refuses.
+	if fastURL(s, bucket, base) {
+		return finding{}, true
+	}
+	prefix := base + "/storage/v1/object/"
 	head := s
 	if i := strings.IndexAny(head, "?#"); i >= 0 {
 		head = head[:i]
@@ -240,9 +253,132 @@ func inspectURL(s, bucket, base string, pathRE *regexp.Regexp) (finding, bool) {
 	if f, ok := inspectString(head); !ok {
 		return f, false
 	}
-	prefix := base + "/storage/v1/object/"
 	if !strings.HasPrefix(s, prefix) || !pathRE.MatchString(s[len(prefix):]) {
 		return finding{Kind: KindNotStorage}, false
 	}
 	return finding{}, true
+}
+
+func isB64Char(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '_' || c == '-'
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
+}
+
+var magicLiterals = []string{"/9j/", "_9j_", "iVBORw0KGgo", "R0lGOD", "UklGR", "SUQz", "T2dnUw", "GkXf",
+	"ZkxhQw", "Rk9STQ", "SUkqA", "TU0AK", "PHN2Zy", "PD94bWwg", "JVBERi0", "UEsDB", "H4sI", "TVRoZA"}
+
+func isStd(c byte) bool { return isAlnum(c) || c == '+' || c == '/' }
+func isURL(c byte) bool { return isAlnum(c) || c == '-' || c == '_' }
+func isAlnum(c byte) bool {
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9'
+}
+
+// isSuspect is the pre-check regexp suspect written out: '%', an 'a' followed by
+// blanks and ':', a magic number, 64 characters of one base64 alphabet in a row, or
+// 16 of them ending a line (before up to two '=', blanks and CR).
+func isSuspect(s string) bool {
+	if strings.IndexByte(s, '%') >= 0 {
+		return true
+	}
+	std, url := 0, 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if isStd(c) {
+			std++
+		} else {
+			std = 0
+		}
+		if isURL(c) {
+			url++
+		} else {
+			url = 0
+		}
+		if std >= LongRun || url >= LongRun {
+			return true
+		}
+		switch c {
+		case 'a', 'A':
+			j := i + 1
+			for j < len(s) && isBlank(s[j]) {
+				j++
+			}
+			if j < len(s) && s[j] == ':' {
+				return true
+			}
+		case '\n':
+			if endsLine(s[:i]) {
+				return true
+			}
+		}
+	}
+	for _, m := range magicLiterals {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	for i := 0; i+10 <= len(s); i++ {
+		if s[i:i+4] == "AAAA" && s[i+6:i+10] == "Z0eX" && isB64Char(s[i+4]) && isB64Char(s[i+5]) {
+			return true
+		}
+	}
+	return false
+}
+
+// endsLine reports whether s ends with 16 characters of one alphabet, up to two '=',
+// blanks or tabs and an optional CR: a line of wrapped base64.
+func endsLine(s string) bool {
+	j := len(s)
+	if j > 0 && s[j-1] == '\r' {
+		j--
+	}
+	for j > 0 && (s[j-1] == ' ' || s[j-1] == '\t') {
+		j--
+	}
+	for k := 0; k < 2 && j > 0 && s[j-1] == '='; k++ {
+		j--
+	}
+	if j < MinRun {
+		return false
+	}
+	allStd, allURL := true, true
+	for _, c := range []byte(s[j-MinRun : j]) {
+		allStd = allStd && isStd(c)
+		allURL = allURL && isURL(c)
+	}
+	return allStd || allURL
+}
+
+// fastURL is private.media_url_fast: an object URL whose path is lower-case letters,
+// digits and . _ - / (no "/9j/"), shorter than 512, with a query free of blanks and
+// '#', cannot hold anything the rule refuses. false means "run the full rule".
+func fastURL(s, bucket, base string) bool {
+	prefix := base + "/storage/v1/object/"
+	if len(s) >= 512 || base != strings.ToLower(base) || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	rest := s[len(prefix):]
+	for _, p := range []string{"public/", "sign/", "authenticated/"} {
+		if strings.HasPrefix(rest, p) {
+			rest = rest[len(p):]
+			break
+		}
+	}
+	if !strings.HasPrefix(rest, bucket+"/") {
+		return false
+	}
+	rest = rest[len(bucket)+1:]
+	path, query, hasQuery := strings.Cut(rest, "?")
+	if path == "" || strings.Contains(path, "/9j/") {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-' || c == '/') {
+			return false
+		}
+	}
+	return !hasQuery || !strings.ContainsAny(query, "# \t\n\r\f\v")
 }

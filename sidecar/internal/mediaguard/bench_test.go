@@ -1,0 +1,209 @@
+package mediaguard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+// benchRow is a talent_profiles row as the wizard writes it.
+type benchRow struct {
+	name, email, phone, location, video, audio, customTone, freeform, session string
+	headshots, tones                                                          []string
+	traits, answers                                                           string
+}
+
+const benchProse = "I have narrated audiobooks, e-learning courses and documentaries for nine years; clients describe my voice as warm, calm and clear. "
+
+func typicalRow(i int) benchRow {
+	uid := fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
+	base := DefaultStorageBaseURL + "/storage/v1/object/"
+	return benchRow{
+		name: fmt.Sprintf("Talent %d Okafor", i), email: fmt.Sprintf("talent%d@example.com", i),
+		phone: "+44 20 7946 0958", location: "Lagos, Nigeria",
+		headshots: []string{base + "headshots/" + uid + "/1.jpg", base + "headshots/" + uid + "/2.jpg", base + "headshots/" + uid + "/3.jpg"},
+		video:     base + "video-samples/" + uid + "/sample.mp4", audio: base + "interview-audio/" + uid + "/intro.m4a",
+		tones:      []string{"warm", "conversational", "authoritative"},
+		traits:     `{"warmth": 80, "energy": 55, "humour": 40, "clarity": 90, "pace": 60}`,
+		customTone: "Friendly narrator with a hint of mischief",
+		answers: `{"experience": "Nine years, mostly audiobooks and corporate e-learning.", "equipment": "Shure SM7B, Focusrite Scarlett 2i2, treated booth.",
+			"availability": "Weekdays 9:00-17:00 CET, weekends by arrangement.", "languages": "English (native), French (fluent), Yoruba.", "rate": "Per finished hour, negotiable."}`,
+		freeform: strings.Repeat(benchProse, 4) + fmt.Sprint(i),
+		session:  fmt.Sprintf("sess-%d", i),
+	}
+}
+
+var benchShapes = []struct {
+	name string
+	row  func(i int) benchRow
+}{
+	{"typical", typicalRow},
+	{"prose10KB", func(i int) benchRow {
+		r := typicalRow(i)
+		r.freeform = strings.Repeat(benchProse, 10240/len(benchProse)+1)[:10240] + fmt.Sprint(i)
+		return r
+	}},
+	// The table caps headshot_urls at 10 and tone_categories at 20, so the 50-element
+	// arrays live in predefined_answers, beside full text arrays.
+	{"arrays50", func(i int) benchRow {
+		r := typicalRow(i)
+		base := DefaultStorageBaseURL + "/storage/v1/object/headshots/" + fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
+		r.headshots = nil
+		for j := 0; j < 10; j++ {
+			r.headshots = append(r.headshots, fmt.Sprintf("%s/%d.jpg", base, j))
+		}
+		r.tones = nil
+		for j := 0; j < 20; j++ {
+			r.tones = append(r.tones, fmt.Sprintf("tone-%d", j))
+		}
+		var items []string
+		for j := 0; j < 50; j++ {
+			items = append(items, fmt.Sprintf(`"Answer number %d about my experience in studio work"`, j))
+		}
+		r.answers = `{"answers": [` + strings.Join(items, ", ") + `]}`
+		return r
+	}},
+}
+
+const insertSQL = `insert into public.talent_profiles (user_id, name, email, phone, location, headshot_urls,
+	video_sample_url, freeform_audio_url, tone_categories, personality_traits, custom_tone, predefined_answers,
+	freeform_text, session_id) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12::jsonb, $13, $14)`
+
+// updateSQL rewrites what a talent edits between wizard steps (every guarded kind of
+// column), so the guard has every changed column to check.
+const updateSQL = `update public.talent_profiles set headshot_urls = $2, tone_categories = $3, custom_tone = $4,
+	predefined_answers = $5::jsonb, freeform_text = $6 where id = $1`
+
+// BenchmarkGuardWrites measures write throughput of talent_profiles with the guard
+// trigger enabled and disabled in the same run: batches of 200 writes alternate
+// between the two on one connection (as PostgREST's pooled connections would write),
+// each batch after one untimed write that absorbs the re-planning the trigger toggle
+// causes. guarded/unguarded is the ratio of write rates (goal >= 0.95 for typical
+// rows). Run:
+//
+//	go test ./sidecar/internal/mediaguard -run '^$' -bench GuardWrites -benchtime 2000x
+func BenchmarkGuardWrites(b *testing.B) {
+	db := testdb.New(b)
+	ctx := context.Background()
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Release()
+	seq := 0
+	for _, shape := range benchShapes {
+		for _, op := range []string{"insert", "update"} {
+			b.Run(shape.name+"/"+op, func(b *testing.B) {
+				var guarded, unguarded time.Duration
+				const batch = 200
+				write := func(id string) {
+					seq++
+					r := shape.row(seq)
+					var err error
+					if op == "insert" {
+						_, err = conn.Exec(ctx, insertSQL, id, r.name, id+"@bench.example.com", r.phone, r.location, r.headshots,
+							r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session)
+					} else {
+						_, err = conn.Exec(ctx, updateSQL, id, r.headshots, r.tones, r.customTone+fmt.Sprint(seq), r.answers, r.freeform+fmt.Sprint(seq))
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				for done := 0; done < b.N; {
+					n := min(batch, b.N-done)
+					for _, on := range []bool{false, true} {
+						b.StopTimer()
+						toggle := "disable"
+						if on {
+							toggle = "enable"
+						}
+						if _, err := conn.Exec(ctx, `alter table public.talent_profiles `+toggle+` trigger talent_profiles_z_media_guard`); err != nil {
+							b.Fatal(err)
+						}
+						ids := benchPrepare(b, db.Pool, op, shape.row, n+1)
+						write(ids[n]) // warm-up, untimed
+						b.StartTimer()
+						start := time.Now()
+						for _, id := range ids[:n] {
+							write(id)
+						}
+						if on {
+							guarded += time.Since(start)
+						} else {
+							unguarded += time.Since(start)
+						}
+					}
+					done += n
+				}
+				b.ReportMetric(float64(guarded.Nanoseconds())/float64(b.N), "guarded-ns/write")
+				b.ReportMetric(float64(unguarded.Nanoseconds())/float64(b.N), "unguarded-ns/write")
+				b.ReportMetric(float64(unguarded)/float64(guarded), "guarded/unguarded")
+			})
+		}
+	}
+}
+
+// benchPrepare returns n auth user ids to insert profiles for, or n profile ids to update.
+func benchPrepare(b *testing.B, pool *pgxpool.Pool, op string, row func(int) benchRow, n int) []string {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, `insert into auth.users (id, email) select gen_random_uuid(), gen_random_uuid() || '@bench.example.com'
+		from generate_series(1, $1) returning id::text`, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	users, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		b.Fatal(err)
+	}
+	if op == "insert" {
+		return users
+	}
+	ids := make([]string, n)
+	for i, u := range users {
+		r := row(i)
+		if err := pool.QueryRow(ctx, insertSQL+` returning id::text`, u, r.name, nil, r.phone, r.location, r.headshots,
+			r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session).Scan(&ids[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return ids
+}
+
+// BenchmarkCheck is the Go rule on one typical row, a 10 KB prose value and a 64 KB blob.
+func BenchmarkCheck(b *testing.B) {
+	g := New("")
+	r := typicalRow(1)
+	row := map[string]any{"name": r.name, "email": r.email, "phone": r.phone, "location": r.location,
+		"headshot_urls": []any{r.headshots[0], r.headshots[1], r.headshots[2]}, "video_sample_url": r.video,
+		"freeform_audio_url": r.audio, "custom_tone": r.customTone, "freeform_text": r.freeform,
+		"predefined_answers": map[string]any{"experience": "Nine years, mostly audiobooks.", "equipment": "Shure SM7B"}}
+	prose := strings.Repeat(benchProse, 10240/len(benchProse)+1)
+	blob := strings.Repeat(pngB64, 65536/len(pngB64))
+	b.Run("typical-row", func(b *testing.B) {
+		for b.Loop() {
+			if len(g.CheckRow("talent_profiles", row)) != 0 {
+				b.Fatal("typical row refused")
+			}
+		}
+	})
+	b.Run("prose10KB", func(b *testing.B) {
+		b.SetBytes(int64(len(prose)))
+		for b.Loop() {
+			g.Check("talent_profiles", "freeform_text", prose)
+		}
+	})
+	b.Run("blob64KB", func(b *testing.B) {
+		b.SetBytes(int64(len(blob)))
+		for b.Loop() {
+			g.Check("talent_profiles", "freeform_text", blob)
+		}
+	})
+}
