@@ -33,7 +33,14 @@ func rowJSON(t testing.TB, pool *pgxpool.Pool, query string, args ...any) change
 	return r
 }
 
-// handle runs handlers in one transaction the way the pipeline does, then Committed.
+// batcher is the pipeline's Batcher, declared here as the pipeline sees it.
+type batcher interface {
+	Flush(ctx context.Context, tx pgx.Tx) error
+	Discard()
+}
+
+// handle runs handlers in one transaction the way the pipeline does (Handle, then
+// Flush before commit, Discard on failure), then Committed.
 func handle(t testing.TB, pool *pgxpool.Pool, ev *change.Event, hs ...change.Handler) {
 	t.Helper()
 	ctx := context.Background()
@@ -42,14 +49,29 @@ func handle(t testing.TB, pool *pgxpool.Pool, ev *change.Event, hs ...change.Han
 		require.NoError(t, err)
 		ev.Key = k
 	}
-	require.NoError(t, pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, h := range hs {
 			if err := h.Handle(ctx, tx, ev); err != nil {
 				return err
 			}
 		}
+		for _, h := range hs {
+			if b, ok := h.(batcher); ok {
+				if err := b.Flush(ctx, tx); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
-	}))
+	})
+	if err != nil {
+		for _, h := range hs {
+			if b, ok := h.(batcher); ok {
+				b.Discard()
+			}
+		}
+	}
+	require.NoError(t, err)
 	for _, h := range hs {
 		if c, ok := h.(change.Committer); ok {
 			c.Committed(ctx)
@@ -115,4 +137,11 @@ func (f *fixture) notifications(t testing.TB) []notification {
 	})
 	require.NoError(t, err)
 	return out
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

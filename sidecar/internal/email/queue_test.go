@@ -2,9 +2,14 @@ package email
 
 import (
 	"context"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
 func TestQueueStateMachineEmails(t *testing.T) {
@@ -117,4 +122,157 @@ func TestQueueSwitchedOffIsRecorded(t *testing.T) {
 			require.Equal(t, "queued", n.Status, n.Type)
 		}
 	}
+}
+
+// statusEvent is a status change of a talent that exists, without writing it (the
+// queuer only reads the event).
+func statusEvent(t *testing.T, f *fixture, id, from, to, key string) *change.Event {
+	t.Helper()
+	row := rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id)
+	old := change.Row{}
+	for k, v := range row {
+		old[k] = v
+	}
+	old["status"], row["status"] = from, to
+	return &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Update,
+		Key: key, Old: old, New: row, CommitTime: time.Now()}
+}
+
+func TestQueueHandleDoesNotTouchTheDatabase(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.newTalent(t, "Ed", "ed@example.com")
+	// A nil transaction: any statement in Handle would panic.
+	require.NoError(t, f.queue.Handle(context.Background(), nil, statusEvent(t, f, id, "draft", "submitted", "k1")))
+	f.queue.Discard()
+	require.NoError(t, pgx.BeginFunc(context.Background(), f.pool, func(tx pgx.Tx) error {
+		return f.queue.Flush(context.Background(), tx)
+	}))
+	require.Empty(t, f.notifications(t), "Discard forgets what Handle buffered")
+}
+
+func TestQueueFloodControlWithinOneBatch(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 2, admin_recipients = '{Ops@Example.com}'`)
+	require.NoError(t, err)
+	require.NoError(t, f.live.Load(ctx))
+	a := f.newTalent(t, "Fa", "fa@example.com")
+	b := f.newTalent(t, "Gu", "gu@example.com")
+	// One batch: fa moves four times (two over the limit); both submit, so the admin
+	// receives one notice per talent (counted per talent, never held back here);
+	// fa's first change is delivered twice (both inputs) and counts once.
+	first := statusEvent(t, f, a, "draft", "submitted", "a1")
+	evs := []*change.Event{
+		first, first,
+		statusEvent(t, f, b, "draft", "submitted", "b1"),
+		statusEvent(t, f, a, "submitted", "approved", "a2"),
+		statusEvent(t, f, a, "approved", "active", "a3"),
+		statusEvent(t, f, a, "active", "inactive", "a4"),
+	}
+	require.NoError(t, pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		for _, ev := range evs {
+			if err := f.queue.Handle(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return f.queue.Flush(ctx, tx)
+	}))
+	got := map[string]string{}
+	for _, n := range f.notifications(t) {
+		got[n.Key] = n.Status
+		if n.Status == "failed" {
+			require.Contains(t, n.LastError, "held back: fa@example.com already received 2 emails")
+		}
+	}
+	require.Equal(t, map[string]string{
+		"a1:welcome:fa@example.com": "queued", "a1:admin_new_submission:ops@example.com": "queued",
+		"b1:welcome:gu@example.com": "queued", "b1:admin_new_submission:ops@example.com": "queued",
+		"a2:approval:fa@example.com": "queued", "a3:activation:fa@example.com": "failed",
+		"a4:deactivation:fa@example.com": "failed",
+	}, got)
+
+	// The next batch counts what the last one queued; a redelivered batch adds nothing.
+	require.NoError(t, pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		for _, ev := range append(evs, statusEvent(t, f, a, "inactive", "active", "a5")) {
+			if err := f.queue.Handle(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return f.queue.Flush(ctx, tx)
+	}))
+	all := f.notifications(t)
+	require.Len(t, all, 8)
+	for _, n := range all {
+		if n.Key == "a5:activation:fa@example.com" {
+			require.Equal(t, "failed", n.Status)
+			require.Contains(t, n.LastError, "held back")
+		}
+	}
+}
+
+// Two pipelines (two sidecar instances) queueing to one recipient at the same time:
+// the recipient's lock makes the second count the first one's email.
+func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 1, admin_recipients = '{}'`)
+	require.NoError(t, err)
+	require.NoError(t, f.live.Load(ctx))
+	id := f.newTalent(t, "Hu", "hu@example.com")
+	other := NewQueuer(f.live, testLogger(t))
+
+	txA, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer txA.Rollback(ctx)
+	require.NoError(t, f.queue.Handle(ctx, txA, statusEvent(t, f, id, "draft", "submitted", "x1")))
+	require.NoError(t, f.queue.Flush(ctx, txA))
+
+	done := make(chan error, 1)
+	go func() {
+		done <- pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			if err := other.Handle(ctx, tx, statusEvent(t, f, id, "submitted", "approved", "x2")); err != nil {
+				return err
+			}
+			return other.Flush(ctx, tx)
+		})
+	}()
+	// The second instance waits on the lock until the first commits.
+	require.Eventually(t, func() bool {
+		var waiting bool
+		err := f.pool.QueryRow(ctx, `select exists (select 1 from pg_locks where locktype = 'advisory' and not granted)`).Scan(&waiting)
+		return err == nil && waiting
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, txA.Commit(ctx))
+	require.NoError(t, <-done)
+
+	got := map[string]string{}
+	for _, n := range f.notifications(t) {
+		got[n.Key] = n.Status
+	}
+	require.Equal(t, map[string]string{"x1:welcome:hu@example.com": "queued", "x2:approval:hu@example.com": "failed"}, got)
+}
+
+// The flood count is a range scan of the (lower(recipient_email), created_at) index,
+// not a scan of every email ever sent.
+func TestQueueFloodCountUsesRecipientIndex(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, `
+		insert into email_notifications (email_type, recipient_email, subject, content, status, idempotency_key, created_at)
+		select 'welcome', 'User' || (i % 2000) || '@example.com', 's', 'c', 'sent', 'k' || i, now() - (i || ' minutes')::interval
+		  from generate_series(1, 20000) i;
+		analyze email_notifications`)
+	require.NoError(t, err)
+	rows, err := f.pool.Query(ctx, `explain `+countSQL, []int{3600}, []string{"user1@example.com", "USER2@example.com"})
+	require.NoError(t, err)
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	plan := strings.Join(lines, "\n")
+	t.Log(plan)
+	require.Contains(t, plan, "email_notifications_recipient_created_idx", plan)
+	require.NotContains(t, plan, "Seq Scan on email_notifications", plan)
 }
