@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,7 +26,14 @@ type Handler struct {
 
 	mu     sync.Mutex
 	guards map[string]*Guard // by Storage base URL
+	base   string            // storage_base_url as last read
+	readAt time.Time         // when base was read; zero before the first read
 }
+
+// settingsTTL bounds how often private.media_settings is read. Reading it per event
+// cost a round trip per row change and dominated backlog drains; the setting changes
+// rarely (ops set it once per project), so a change is picked up within this time.
+const settingsTTL = 5 * time.Second
 
 // NewHandler registers media_violations_total{table,column,kind} with reg.
 func NewHandler(log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
@@ -85,12 +93,20 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 
 // guard returns the Guard for the Storage base URL configured in the database.
 func (h *Handler) guard(ctx context.Context, tx pgx.Tx) (*Guard, error) {
-	var base string
-	if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
-		return nil, fmt.Errorf("reading private.media_settings: %w", err)
+	h.mu.Lock()
+	fresh := !h.readAt.IsZero() && time.Since(h.readAt) < settingsTTL
+	base := h.base
+	h.mu.Unlock()
+	if !fresh {
+		if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
+			return nil, fmt.Errorf("reading private.media_settings: %w", err)
+		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !fresh {
+		h.base, h.readAt = base, time.Now()
+	}
 	g, ok := h.guards[base]
 	if !ok {
 		g = New(base)
