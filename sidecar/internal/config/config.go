@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 type Config struct {
 	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL (direct connection, not the transaction pooler; the role needs REPLICATION)"`
 	Addr            string `env:"SIDECAR_ADDR, default=:8080" help:"HTTP listen address for webhooks, health and metrics"`
-	WebhookSecret   string `env:"WEBHOOK_SECRET" help:"shared secret Supabase database webhooks send as 'Authorization: Bearer <secret>'; empty disables /webhooks/supabase"`
+	WebhookSecret   string `env:"WEBHOOK_SECRET" help:"shared secret Supabase database webhooks send as 'Authorization: Bearer <secret>'; a comma-separated list accepts each (for rotation); empty disables /webhooks/supabase"`
 	ReplicationSlot string `env:"REPLICATION_SLOT, default=talent_sidecar" help:"logical replication slot name (created when missing)"`
 	Publication     string `env:"PUBLICATION, default=talent_sidecar" help:"publication name (created when missing)"`
 	Replication     bool   `env:"REPLICATION_ENABLED, default=true" help:"consume logical replication; false leaves only the webhook input"`
@@ -41,6 +42,20 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug | info | warn | error"`
 }
 
+// envNames rewrites go-envconfig's messages, which name Go fields ("BatchSize:
+// strconv.ParseInt …"), to name the variable an operator sets.
+func envNames(msg string) string {
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.TrimSpace(strings.Split(f.Tag.Get("env"), ",")[0])
+		if name != "" && strings.HasPrefix(msg, f.Name+":") {
+			return name + ":" + strings.TrimPrefix(msg, f.Name+":")
+		}
+	}
+	return msg
+}
+
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Load reads the environment through lookuper (envconfig.OsLookuper() in main) and
@@ -48,7 +63,7 @@ var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 func Load(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
 	var c Config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, fmt.Errorf("reading environment: %w", err)
+		return nil, fmt.Errorf("reading environment: %s", envNames(err.Error()))
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -68,8 +83,12 @@ func (c *Config) Validate() error {
 	if c.Addr == "" || !strings.Contains(c.Addr, ":") {
 		bad("SIDECAR_ADDR", "must be host:port or :port, got %q", c.Addr)
 	}
-	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
-		bad("WEBHOOK_SECRET", "must be at least 16 characters (or empty to disable webhooks)")
+	if c.WebhookSecret != "" {
+		for i, s := range strings.Split(c.WebhookSecret, ",") {
+			if len(strings.TrimSpace(s)) < 16 {
+				bad("WEBHOOK_SECRET", "entry %d must be at least 16 characters (or the variable empty to disable webhooks)", i+1)
+			}
+		}
 	}
 	if !slotName.MatchString(c.ReplicationSlot) {
 		bad("REPLICATION_SLOT", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.ReplicationSlot)

@@ -34,20 +34,28 @@ type Applier interface {
 
 // Handler serves POST /webhooks/supabase.
 type Handler struct {
-	secret  []byte
+	secrets [][]byte // each "Bearer <secret>"; several during a rotation
 	tables  map[string]bool
 	applier Applier
 	timeout time.Duration
 	log     *slog.Logger
 }
 
-// New builds the handler. tables are the public tables whose events are accepted.
+// New builds the handler. secret is one secret or a comma-separated list (every
+// entry is accepted, so a rotation can overlap old and new). tables are the public
+// tables whose events are accepted.
 func New(secret string, tables []string, applier Applier, log *slog.Logger) *Handler {
+	var secrets [][]byte
+	for _, s := range strings.Split(secret, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			secrets = append(secrets, []byte("Bearer "+s))
+		}
+	}
 	t := map[string]bool{}
 	for _, name := range tables {
 		t[strings.TrimPrefix(name, "public.")] = true
 	}
-	return &Handler{secret: []byte("Bearer " + secret), tables: t, applier: applier, timeout: 30 * time.Second,
+	return &Handler{secrets: secrets, tables: t, applier: applier, timeout: 30 * time.Second,
 		log: log.With("component", "webhook")}
 }
 
@@ -72,7 +80,13 @@ func bad(format string, a ...any) error {
 
 func (h *Handler) serve(c *fiber.Ctx) error {
 	got := []byte(c.Get(fiber.HeaderAuthorization))
-	if len(h.secret) <= len("Bearer ") || subtle.ConstantTimeCompare(got, h.secret) != 1 {
+	// Compare against every accepted secret, without stopping early, so timing does
+	// not reveal which entry (if any) matched.
+	ok := 0
+	for _, want := range h.secrets {
+		ok |= subtle.ConstantTimeCompare(got, want)
+	}
+	if ok != 1 {
 		return httpapi.NewError(fiber.StatusUnauthorized, "unauthorized", "missing or wrong bearer secret")
 	}
 	body := c.Body()

@@ -1,0 +1,72 @@
+package config
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sethvargo/go-envconfig"
+	"github.com/stretchr/testify/require"
+)
+
+func load(env map[string]string) (*Config, error) {
+	return Load(context.Background(), envconfig.MapLookuper(env))
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := load(map[string]string{"DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/postgres"})
+	require.NoError(t, err)
+	require.Equal(t, ":8080", c.Addr)
+	require.Equal(t, "file", c.EmailProvider)
+	require.Equal(t, "talent_sidecar", c.ReplicationSlot)
+	require.Equal(t, "https://api.sendgrid.com", c.SendGridBaseURL)
+}
+
+// TestInvalid: every bad value is refused with a message naming its variable.
+func TestInvalid(t *testing.T) {
+	base := func(k, v string) map[string]string {
+		m := map[string]string{"DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/postgres"}
+		if v == "<unset>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+		return m
+	}
+	for _, tc := range []struct{ name, key, value, want string }{
+		{"missing database", "DATABASE_URL", "<unset>", "DATABASE_URL"},
+		{"not a postgres url", "DATABASE_URL", "mysql://x", "DATABASE_URL"},
+		{"garbage url", "DATABASE_URL", "::::", "DATABASE_URL"},
+		{"addr without port", "SIDECAR_ADDR", "localhost", "SIDECAR_ADDR"},
+		{"short secret", "WEBHOOK_SECRET", "short", "WEBHOOK_SECRET"},
+		{"short entry in list", "WEBHOOK_SECRET", "a-long-enough-secret-1,short", "entry 2"},
+		{"slot with dash", "REPLICATION_SLOT", "talent-sidecar", "REPLICATION_SLOT"},
+		{"slot injection", "REPLICATION_SLOT", "x; drop table y", "REPLICATION_SLOT"},
+		{"oversized slot", "REPLICATION_SLOT", strings.Repeat("a", 64), "REPLICATION_SLOT"},
+		{"publication upper", "PUBLICATION", "Pub", "PUBLICATION"},
+		{"batch zero", "BATCH_SIZE", "0", "BATCH_SIZE"},
+		{"batch not a number", "BATCH_SIZE", "many", "BATCH_SIZE"},
+		{"batch wait huge", "BATCH_WAIT", "1h", "BATCH_WAIT"},
+		{"unknown provider", "EMAIL_PROVIDER", "carrier-pigeon", "EMAIL_PROVIDER"},
+		{"sendgrid without key", "EMAIL_PROVIDER", "sendgrid", "SENDGRID_API_KEY"},
+		{"smtp without url", "EMAIL_PROVIDER", "smtp", "SMTP_URL"},
+		{"sendgrid base not http", "SENDGRID_BASE_URL", "ftp://x", "SENDGRID_BASE_URL"},
+		{"concurrency", "EMAIL_CONCURRENCY", "100000", "EMAIL_CONCURRENCY"},
+		{"log level", "LOG_LEVEL", "loud", "LOG_LEVEL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(base(tc.key, tc.value))
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+// TestReportsEveryError: several bad variables are all named at once.
+func TestReportsEveryError(t *testing.T) {
+	_, err := load(map[string]string{"DATABASE_URL": "x", "LOG_LEVEL": "loud", "BATCH_SIZE": "0"})
+	require.Error(t, err)
+	for _, name := range []string{"DATABASE_URL", "LOG_LEVEL", "BATCH_SIZE"} {
+		require.Contains(t, err.Error(), name)
+	}
+}
