@@ -18,7 +18,7 @@ run() { # name package bench-regexp benchtime
 run rls          ./sidecar/internal/schematest  'RLS'                                     3s
 run replication  ./sidecar/cmd/sidecar          'BacklogDrain|SteadyLatency'              1x
 run email        ./sidecar/internal/email       'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
-run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             1x
+run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             2000x
 
 echo
 echo "Summary (custom metrics per benchmark; see README for what each means)"
