@@ -14,9 +14,15 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 LOCAL="$ROOT/.local"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
 PGPORT="${PGPORT:-54322}"
-PGDATA="$LOCAL/pg/data"
-PGSOCK="$LOCAL/pg/sock"
-PGLOG="$LOCAL/pg/postgres.log"
+# The cluster lives in .local/pg, unless this checkout sits where the postgres OS user
+# cannot reach (a clone under /root, say): then in a private directory under /var/tmp.
+PGROOT="$LOCAL/pg"
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  PGROOT="/var/tmp/talent-onboarding-pg-$(echo "$ROOT" | sha256sum | cut -c1-12)"
+fi
+PGDATA="$PGROOT/data"
+PGSOCK="$PGROOT/sock"
+PGLOG="$PGROOT/postgres.log"
 CLI_VERSION="v1.226.4"
 CLI="$LOCAL/bin/supabase-$CLI_VERSION"
 DB_URL="postgresql://postgres:postgres@127.0.0.1:$PGPORT/postgres"
@@ -67,9 +73,9 @@ start_cluster() {
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     log "creating a private cluster in $PGDATA"
     mkdir -p "$PGDATA" "$PGSOCK"
-    [ "$(id -u)" = 0 ] && chown -R postgres: "$LOCAL/pg"
+    [ "$(id -u)" = 0 ] && chown -R postgres: "$PGROOT"
     chmod 700 "$PGDATA"
-    local pwfile="$LOCAL/pg/pwfile"
+    local pwfile="$PGROOT/pwfile"
     echo postgres > "$pwfile"; [ "$(id -u)" = 0 ] && chown postgres: "$pwfile"
     as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres --pwfile="$pwfile" -A scram-sha-256 \
       -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -147,7 +153,7 @@ case "${1:-up}" in
   stop) as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; log "stopped" ;;
   reset)
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
-    rm -rf "$LOCAL/pg"; log "cluster deleted" ;;
+    rm -rf "$PGROOT"; log "cluster deleted" ;;
   cli) shift; build_cli; cd "$ROOT" && exec "$CLI" "$@" ;;
   url) echo "$DB_URL" ;;
   hash) migrations_hash ;;
