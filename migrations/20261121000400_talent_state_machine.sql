@@ -10,14 +10,14 @@ create function private.talent_transition_actor(from_status text, to_status text
 language sql immutable
 set search_path = ''
 as $$
-  select case (from_status, to_status)
-    when ('draft', 'submitted') then 'talent'
-    when ('submitted', 'approved') then 'admin'
-    when ('submitted', 'rejected') then 'admin'
-    when ('approved', 'active') then 'admin'
-    when ('active', 'inactive') then 'admin'
-    when ('inactive', 'active') then 'admin'
-    when ('rejected', 'draft') then 'admin'
+  select case from_status || ' -> ' || to_status
+    when 'draft -> submitted' then 'talent'
+    when 'submitted -> approved' then 'admin'
+    when 'submitted -> rejected' then 'admin'
+    when 'approved -> active' then 'admin'
+    when 'active -> inactive' then 'admin'
+    when 'inactive -> active' then 'admin'
+    when 'rejected -> draft' then 'admin'
   end
 $$;
 
@@ -119,11 +119,12 @@ begin
         old.status, new.status
         using errcode = '42501';
     end if;
-    if new.status = 'submitted' and (coalesce(btrim(new.name), '') = '' or coalesce(btrim(new.email), '') = '') then
+    -- Blank means no visible character: btrim() would strip spaces only, not tabs or newlines.
+    if new.status = 'submitted' and (coalesce(new.name, '') !~ '[^[:space:]]' or coalesce(new.email, '') !~ '[^[:space:]]') then
       raise exception 'cannot submit a profile without a name and an email'
         using errcode = '23514';
     end if;
-    if new.status = 'rejected' and coalesce(btrim(new.rejection_reason), '') = '' then
+    if new.status = 'rejected' and coalesce(new.rejection_reason, '') !~ '[^[:space:]]' then
       raise exception 'rejecting a profile needs a rejection_reason'
         using errcode = '23514';
     end if;

@@ -48,7 +48,7 @@
 -- trigger or session_replication_role = replica skips them, which is what the
 -- sidecar's handler and `sidecar media scan` are for.
 
-create table if not exists private.media_settings (
+create table private.media_settings (
   id boolean primary key default true constraint media_settings_one_row check (id),
   storage_base_url text not null default 'http://127.0.0.1:54321'
     constraint media_settings_base_url_format
@@ -61,7 +61,7 @@ comment on table private.media_settings is
 alter table private.media_settings enable row level security;
 revoke all on table private.media_settings from public, anon, authenticated;
 grant select on table private.media_settings to service_role;
-insert into private.media_settings default values on conflict (id) do nothing;
+insert into private.media_settings default values;
 
 
 -- Fast path for media URL columns, with string functions only (no regular
@@ -70,7 +70,7 @@ insert into private.media_settings default values on conflict (id) do nothing;
 -- blanks and '#', holds nothing the rule refuses (no upper case means no magic number
 -- and no mixed run; no ':' or '%' means no data: URI). false means "run the full
 -- rule", not "refuse". Mirrored by fastURL in sidecar/internal/mediaguard/rule.go.
-create or replace function private.media_url_fast(v text, bucket text, base text) returns boolean
+create function private.media_url_fast(v text, bucket text, base text) returns boolean
 language plpgsql immutable parallel safe
 set search_path = ''
 as $$
@@ -103,8 +103,6 @@ begin
 end
 $$;
 
-drop function if exists private.media_config(); -- a discarded draft
-drop function if exists private.media_storage_base_url(); -- first draft was language sql
 -- The configured base URL as a constant: the trigger below rewrites this function
 -- whenever private.media_settings changes, so the guard reads no table per write.
 create function private.media_storage_base_url() returns text
@@ -116,7 +114,7 @@ begin
 end
 $$;
 
-create or replace function private.media_settings_apply() returns trigger
+create function private.media_settings_apply() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $fn$
@@ -132,13 +130,13 @@ end
 $fn$;
 revoke all on function private.media_settings_apply() from public;
 
-create or replace trigger media_settings_apply
+create trigger media_settings_apply
   after insert or update on private.media_settings
   for each row execute function private.media_settings_apply();
 update private.media_settings set updated_at = now();
 
 -- %XX decoding of printable ASCII, tab, LF and CR; other escapes stay as they are.
-create or replace function private.media_pct_decode(v text) returns text
+create function private.media_pct_decode(v text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -152,7 +150,7 @@ as $$
 $$;
 
 -- The MIME type whose magic number a base64 run (standard alphabet) starts with.
-create or replace function private.media_magic_type(c text) returns text
+create function private.media_magic_type(c text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -184,8 +182,7 @@ $$;
 -- triggers run it once over all changed values of a row. Cheap tests come first and
 -- the regular expressions are small: UUIDs, URLs and prose stop early. (plpgsql, not
 -- sql: a non-inlined sql function is planned again in every transaction.)
-drop function if exists private.media_suspect(text); -- its first draft named the argument differently
-create or replace function private.media_suspect(v text) returns boolean
+create function private.media_suspect(v text) returns boolean
 language plpgsql immutable parallel safe
 set search_path = ''
 as $$
@@ -207,7 +204,7 @@ $$;
 -- The rule on one string. Returns null when the string is acceptable, otherwise
 -- '<kind>[ <guessed type>]' with kind one of data-uri, base64-media, base64-blob,
 -- not-storage-url. bucket (with base_url) selects the media URL column rule.
-create or replace function private.media_check_string(v text, bucket text default null, base_url text default null)
+create function private.media_check_string(v text, bucket text default null, base_url text default null)
 returns text
 language plpgsql immutable parallel safe
 set search_path = ''
@@ -303,7 +300,7 @@ end
 $$;
 
 -- A JSON member step of a path: .key for identifiers, ["key"] otherwise, keys cut at 40.
-create or replace function private.media_path_key(k text) returns text
+create function private.media_path_key(k text) returns text
 language sql immutable strict parallel safe
 set search_path = ''
 as $$
@@ -315,7 +312,7 @@ $$;
 
 -- The first offending string of a jsonb document (keys and values, any depth), with
 -- its path under root.
-create or replace function private.media_check_jsonb(v jsonb, root text)
+create function private.media_check_jsonb(v jsonb, root text)
 returns table (path text, reason text)
 language sql immutable parallel safe
 set search_path = ''
@@ -345,7 +342,7 @@ as $$
 $$;
 
 -- Raises the guard's error for one offending value.
-create or replace function private.media_refuse(tbl text, col text, path text, reason text, bucket text default null)
+create function private.media_refuse(tbl text, col text, path text, reason text, bucket text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -377,10 +374,7 @@ end
 $$;
 
 -- Column checks used by the triggers; each raises on the first offending value.
--- (The drops remove the signatures of this file's first draft from developer databases.)
-drop function if exists private.media_guard_text(text, text, text, text);
-drop function if exists private.media_guard_array(text, text, text[], text);
-create or replace function private.media_guard_text(tbl text, col text, v text, bucket text default null, base text default null)
+create function private.media_guard_text(tbl text, col text, v text, bucket text default null, base text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -394,7 +388,7 @@ begin
 end
 $$;
 
-create or replace function private.media_guard_array(tbl text, col text, v text[], bucket text default null, base text default null)
+create function private.media_guard_array(tbl text, col text, v text[], bucket text default null, base text default null)
 returns void
 language plpgsql
 set search_path = ''
@@ -413,7 +407,7 @@ begin
 end
 $$;
 
-create or replace function private.media_guard_jsonb(tbl text, col text, v jsonb)
+create function private.media_guard_jsonb(tbl text, col text, v jsonb)
 returns void
 language plpgsql
 set search_path = ''
@@ -428,7 +422,7 @@ end
 $$;
 
 
-create or replace function private.talent_profiles_media_guard() returns trigger
+create function private.talent_profiles_media_guard() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -529,7 +523,7 @@ begin
 end
 $$;
 
-create or replace function private.onboarding_progress_media_guard() returns trigger
+create function private.onboarding_progress_media_guard() returns trigger
 language plpgsql
 set search_path = ''
 as $$
@@ -551,11 +545,11 @@ begin
 end
 $$;
 
-create or replace trigger talent_profiles_z_media_guard
+create trigger talent_profiles_z_media_guard
   before insert or update on public.talent_profiles
   for each row execute function private.talent_profiles_media_guard();
 
-create or replace trigger onboarding_progress_z_media_guard
+create trigger onboarding_progress_z_media_guard
   before insert or update on public.onboarding_progress
   for each row execute function private.onboarding_progress_media_guard();
 

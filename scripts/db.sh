@@ -103,7 +103,8 @@ HBA
   fi
   if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     log "starting Postgres on 127.0.0.1:$PGPORT"
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null
+    # 9>&-: the server must not inherit the lock of `up`, or it would hold it for its lifetime.
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null 9>&-
   fi
 }
 
