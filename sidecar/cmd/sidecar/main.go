@@ -10,9 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"reflect"
 	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
@@ -68,7 +66,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", n, subcommands[n].summary)
 	}
 	fmt.Fprintln(w, "\nEnvironment (name, default, meaning):")
-	for _, v := range EnvVars() {
+	for _, v := range config.Vars() {
 		def := v.Default
 		if v.Required {
 			def = "(required)"
@@ -77,36 +75,4 @@ func usage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-28s %-26s %s\n", v.Name, def, v.Help)
 	}
-}
-
-// EnvVar describes one variable of config.Config, read from its struct tags.
-type EnvVar struct {
-	Name, Default, Help string
-	Required            bool
-}
-
-// EnvVars lists every environment variable the sidecar reads, in struct order.
-func EnvVars() []EnvVar {
-	var out []EnvVar
-	t := reflect.TypeOf(config.Config{})
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("env")
-		if tag == "" {
-			continue
-		}
-		parts := strings.Split(tag, ",")
-		v := EnvVar{Name: strings.TrimSpace(parts[0]), Help: f.Tag.Get("help")}
-		for _, p := range parts[1:] {
-			p = strings.TrimSpace(p)
-			switch {
-			case p == "required":
-				v.Required = true
-			case strings.HasPrefix(p, "default="):
-				v.Default = strings.TrimPrefix(p, "default=")
-			}
-		}
-		out = append(out, v)
-	}
-	return out
 }

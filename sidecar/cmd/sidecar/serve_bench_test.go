@@ -61,7 +61,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	db := testdb.New(b)
 	bin := sidecartest.Binary(b)
 	ctx := context.Background()
-	seedTalents(b, db.Pool, 0)
+	addAdmins(b, db.Pool)
 	_, err := db.Pool.Exec(ctx, `
 		with u as (
 		  insert into auth.users (id, email)

@@ -38,9 +38,8 @@ func TestEmailEndToEnd(t *testing.T) {
 	defer fake.Close()
 
 	talentID := "00000000-0000-4000-8000-0000000e2e01"
-	_, err := db.Pool.Exec(ctx, `insert into auth.users (id, email) values ($1, 'ada@example.com'), ($2, 'admin@example.com')`, talentID, adminID)
-	require.NoError(t, err)
-	_, err = db.Pool.Exec(ctx, `insert into public.admin_users (id, role) values ($1, 'admin')`, adminID)
+	addAdmins(t, db.Pool)
+	_, err := db.Pool.Exec(ctx, `insert into auth.users (id, email) values ($1, 'ada@example.com')`, talentID)
 	require.NoError(t, err)
 	_, err = db.Pool.Exec(ctx, `update public.email_settings set admin_recipients = '{reviews@example.com}'`)
 	require.NoError(t, err)

@@ -17,22 +17,23 @@ const (
 	superAdminID = "00000000-0000-4000-8000-00000000a002"
 )
 
-// seedTalents creates an admin, a super_admin and n talents already submitted (by
-// the service role: draft->submitted is the talent's own step, not audited).
+// addAdmins creates the admin (adminID) and the super_admin (superAdminID).
+func addAdmins(t testing.TB, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := pool.Exec(ctx, `insert into auth.users (id, email) values ($1, 'admin@example.com'), ($2, 'root@example.com')`, adminID, superAdminID)
+	require.NoError(t, err)
+	_, err = pool.Exec(ctx, `insert into public.admin_users (id, role) values ($1, 'admin'), ($2, 'super_admin')`, adminID, superAdminID)
+	require.NoError(t, err)
+}
+
+// seedTalents creates the admins and n talents already submitted (by the service
+// role: draft->submitted is the talent's own step, not audited).
 func seedTalents(t testing.TB, pool *pgxpool.Pool, n int) []string {
 	t.Helper()
 	ctx := context.Background()
+	addAdmins(t, pool)
 	_, err := pool.Exec(ctx, `
-		insert into auth.users (id, email) values ($1, 'admin@example.com'), ($2, 'root@example.com');
-		insert into public.admin_users (id, role) values ($1, 'admin'), ($2, 'super_admin');`, adminID, superAdminID)
-	if err != nil {
-		// pgx refuses parameters with several statements; do it in two.
-		_, err = pool.Exec(ctx, `insert into auth.users (id, email) values ($1, 'admin@example.com'), ($2, 'root@example.com')`, adminID, superAdminID)
-		require.NoError(t, err)
-		_, err = pool.Exec(ctx, `insert into public.admin_users (id, role) values ($1, 'admin'), ($2, 'super_admin')`, adminID, superAdminID)
-		require.NoError(t, err)
-	}
-	_, err = pool.Exec(ctx, `
 		with u as (
 		  insert into auth.users (id, email)
 		  select gen_random_uuid(), 'talent' || i || '@example.com' from generate_series(1, $1) i

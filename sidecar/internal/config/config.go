@@ -42,15 +42,47 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug | info | warn | error"`
 }
 
-// envNames rewrites go-envconfig's messages, which name Go fields ("BatchSize:
-// strconv.ParseInt …"), to name the variable an operator sets.
-func envNames(msg string) string {
+// Var describes one environment variable of Config, read from its struct tags. It
+// is the single reading of those tags: `sidecar -h`, error messages and the
+// deployment manifests' test all use it.
+type Var struct {
+	Name, Default, Help string
+	Required            bool
+	Field               string // the Go field, as go-envconfig's errors name it
+}
+
+// Vars lists every variable Config reads, in struct order.
+func Vars() []Var {
+	var out []Var
 	t := reflect.TypeOf(Config{})
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		name := strings.TrimSpace(strings.Split(f.Tag.Get("env"), ",")[0])
-		if name != "" && strings.HasPrefix(msg, f.Name+":") {
-			return name + ":" + strings.TrimPrefix(msg, f.Name+":")
+		tag := f.Tag.Get("env")
+		if tag == "" {
+			continue
+		}
+		parts := strings.Split(tag, ",")
+		v := Var{Name: strings.TrimSpace(parts[0]), Help: f.Tag.Get("help"), Field: f.Name}
+		for _, p := range parts[1:] {
+			p = strings.TrimSpace(p)
+			switch {
+			case p == "required":
+				v.Required = true
+			case strings.HasPrefix(p, "default="):
+				v.Default = strings.TrimPrefix(p, "default=")
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// envNames rewrites go-envconfig's messages, which name Go fields ("BatchSize:
+// strconv.ParseInt …"), to name the variable an operator sets.
+func envNames(msg string) string {
+	for _, v := range Vars() {
+		if rest, ok := strings.CutPrefix(msg, v.Field+":"); ok {
+			return v.Name + ":" + rest
 		}
 	}
 	return msg

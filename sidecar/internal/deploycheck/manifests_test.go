@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -104,22 +103,13 @@ func load(t *testing.T, file string) manifest {
 	return m
 }
 
-// configEnvNames reads every env tag of config.Config by reflection: the full set
-// of variables the sidecar reads.
+// configEnvNames is the full set of variables the sidecar reads (config.Vars reads
+// the struct's env tags).
 func configEnvNames(t *testing.T) []string {
 	var names []string
-	var walk func(reflect.Type)
-	walk = func(rt reflect.Type) {
-		for i := 0; i < rt.NumField(); i++ {
-			f := rt.Field(i)
-			if tag := f.Tag.Get("env"); tag != "" {
-				names = append(names, strings.TrimSpace(strings.Split(tag, ",")[0]))
-			} else if f.Type.Kind() == reflect.Struct {
-				walk(f.Type)
-			}
-		}
+	for _, v := range config.Vars() {
+		names = append(names, v.Name)
 	}
-	walk(reflect.TypeOf(config.Config{}))
 	sort.Strings(names)
 	require.NotEmpty(t, names)
 	return names

@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"fmt"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 	"sort"
 	"sync"
 	"testing"
@@ -51,7 +52,7 @@ func BenchmarkOutboxSendGrid(b *testing.B) {
 	wg.Wait()
 	baseline := float64(n) / time.Since(start).Seconds()
 
-	o := NewOutbox(f.pool, p, OutboxOptions{Concurrency: conc, Poll: 50 * time.Millisecond}, testLogger(b))
+	o := NewOutbox(f.pool, p, OutboxOptions{Concurrency: conc, Poll: 50 * time.Millisecond}, testlog.New(b))
 	require.NoError(b, o.Start(ctx))
 	defer o.Stop()
 	b.ResetTimer()
@@ -104,7 +105,7 @@ func BenchmarkQueueToSentLatency(b *testing.B) {
 	ctx := context.Background()
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
-	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, 10*time.Second, 16), OutboxOptions{Poll: 500 * time.Millisecond}, testLogger(b))
+	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, 10*time.Second, 16), OutboxOptions{Poll: 500 * time.Millisecond}, testlog.New(b))
 	require.NoError(b, o.Start(ctx))
 	defer o.Stop()
 	time.Sleep(100 * time.Millisecond) // LISTEN established

@@ -2,8 +2,6 @@ package email
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -12,24 +10,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
-
-type tlog struct{ t testing.TB }
-
-func (w tlog) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // rowJSON reads a row the way the webhook input decodes it (to_jsonb).
 func rowJSON(t testing.TB, pool *pgxpool.Pool, query string, args ...any) change.Row {
 	t.Helper()
 	var raw []byte
 	require.NoError(t, pool.QueryRow(context.Background(), query, args...).Scan(&raw))
-	var r change.Row
-	require.NoError(t, json.Unmarshal(raw, &r))
+	r, err := rowjson.Decode(raw)
+	require.NoError(t, err)
 	return r
 }
 
@@ -89,9 +81,9 @@ type fixture struct {
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db := testdb.New(t)
-	f := &fixture{db: db, pool: db.Pool, live: NewLive(db.Pool, testLogger(t))}
+	f := &fixture{db: db, pool: db.Pool, live: NewLive(db.Pool, testlog.New(t))}
 	require.NoError(t, f.live.Load(context.Background()))
-	f.queue = NewQueuer(f.live, testLogger(t))
+	f.queue = NewQueuer(f.live, testlog.New(t))
 	return f
 }
 

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -77,6 +76,16 @@ func NewLive(pool *pgxpool.Pool, log *slog.Logger) *Live {
 // Current returns the configuration in force.
 func (l *Live) Current() *Config { return l.cur.Load() }
 
+// settingsColumns is what Load and Preview read of email_settings, in the order of
+// Settings.scanTargets.
+const settingsColumns = `enabled, from_email, from_name, coalesce(reply_to, ''), admin_recipients,
+	portal_url, per_recipient_limit, per_recipient_window_seconds`
+
+func (s *Settings) scanTargets() []any {
+	return []any{&s.Enabled, &s.FromEmail, &s.FromName, &s.ReplyTo, &s.AdminRecipients, &s.PortalURL,
+		&s.Limit, &s.WindowSeconds}
+}
+
 // Load reads and validates the whole configuration (at start: changes made while no
 // sidecar ran are judged here). It writes applied_at/apply_error where they are out of
 // date; a row that does not validate is left out (its emails are recorded as failed
@@ -91,8 +100,7 @@ func (l *Live) Load(ctx context.Context) error {
 	}
 	var verdicts []verdict
 
-	rows, err := l.pool.Query(ctx, `select enabled, from_email, from_name, coalesce(reply_to, ''), admin_recipients,
-		portal_url, per_recipient_limit, per_recipient_window_seconds, applied_at is not null, coalesce(apply_error, '')
+	rows, err := l.pool.Query(ctx, `select `+settingsColumns+`, applied_at is not null, coalesce(apply_error, '')
 		from public.email_settings`)
 	if err != nil {
 		return fmt.Errorf("loading email settings: %w", err)
@@ -100,8 +108,7 @@ func (l *Live) Load(ctx context.Context) error {
 	for rows.Next() {
 		var s Settings
 		var v verdict
-		if err := rows.Scan(&s.Enabled, &s.FromEmail, &s.FromName, &s.ReplyTo, &s.AdminRecipients, &s.PortalURL,
-			&s.Limit, &s.WindowSeconds, &v.wasApplied, &v.oldErr); err != nil {
+		if err := rows.Scan(append(s.scanTargets(), &v.wasApplied, &v.oldErr)...); err != nil {
 			rows.Close()
 			return fmt.Errorf("loading email settings: %w", err)
 		}
@@ -256,7 +263,7 @@ func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 		}
 	} else {
 		name = r.Str("name")
-		t, err := Compile(name, boolOf(r["enabled"]), r.Str("subject"), r.Str("html_body"), r.Str("text_body"))
+		t, err := Compile(name, r["enabled"] == true, r.Str("subject"), r.Str("html_body"), r.Str("text_body"))
 		verdict = err
 		if err == nil {
 			next = base.with(nil, t)
@@ -265,7 +272,7 @@ func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if verdict != nil {
 		l.log.Warn("refusing invalid email configuration; keeping the last good version", "table", ev.Table, "row", name, "error", verdict)
 	}
-	if err := markApplied(ctx, tx, ev.Table, name, timestampOf(r["updated_at"]), verdict); err != nil {
+	if err := markApplied(ctx, tx, ev.Table, name, r.Str("updated_at"), verdict); err != nil {
 		return err
 	}
 	if next != nil {
@@ -287,7 +294,7 @@ func (l *Live) Committed(ctx context.Context) {
 
 func settingsFromRow(r change.Row) (*Settings, error) {
 	s := &Settings{
-		Enabled:   boolOf(r["enabled"]),
+		Enabled:   r["enabled"] == true,
 		FromEmail: r.Str("from_email"),
 		FromName:  r.Str("from_name"),
 		ReplyTo:   r.Str("reply_to"),
@@ -343,24 +350,11 @@ func validateSettings(s *Settings) error {
 	return nil
 }
 
-func boolOf(v any) bool {
-	switch v := v.(type) {
-	case bool:
-		return v
-	case string:
-		return v == "t" || v == "true"
-	}
-	return false
-}
-
-// textArray accepts a decoded array ([]any of strings) or Postgres' text form
-// ("{a,b}", as pgoutput sends it).
+// textArray reads a text[] column: both inputs decode arrays to []any.
 func textArray(v any) ([]string, error) {
 	switch v := v.(type) {
 	case nil:
 		return nil, nil
-	case []string:
-		return v, nil
 	case []any:
 		out := make([]string, 0, len(v))
 		for _, e := range v {
@@ -371,55 +365,11 @@ func textArray(v any) ([]string, error) {
 			out = append(out, s)
 		}
 		return out, nil
-	case string:
-		return parseTextArray(v)
 	}
 	return nil, fmt.Errorf("unexpected value %T", v)
-}
-
-func parseTextArray(s string) ([]string, error) {
-	if len(s) < 2 || s[0] != '{' || s[len(s)-1] != '}' {
-		return nil, fmt.Errorf("%q is not an array literal", s)
-	}
-	body := s[1 : len(s)-1]
-	if body == "" {
-		return []string{}, nil
-	}
-	var out []string
-	var cur strings.Builder
-	inQ, esc := false, false
-	for _, c := range body {
-		switch {
-		case esc:
-			cur.WriteRune(c)
-			esc = false
-		case c == '\\':
-			esc = true
-		case c == '"':
-			inQ = !inQ
-		case c == ',' && !inQ:
-			out = append(out, cur.String())
-			cur.Reset()
-		default:
-			cur.WriteRune(c)
-		}
-	}
-	return append(out, cur.String()), nil
 }
 
 // execer is what markApplied needs: a pool or a transaction.
 type execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-}
-
-// timestampOf renders a timestamp column for comparison in SQL, whichever way the
-// input decoded it.
-func timestampOf(v any) string {
-	switch v := v.(type) {
-	case time.Time:
-		return v.Format(time.RFC3339Nano)
-	case string:
-		return v
-	}
-	return ""
 }

@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 	"testing"
 	"time"
 
@@ -57,7 +58,7 @@ func startOutbox(t testing.TB, f *fixture, p Provider, opts OutboxOptions) *Outb
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = 40 * time.Millisecond
 	}
-	o := NewOutbox(f.pool, p, opts, testLogger(t))
+	o := NewOutbox(f.pool, p, opts, testlog.New(t))
 	require.NoError(t, o.Start(context.Background()))
 	t.Cleanup(o.Stop)
 	return o
@@ -181,7 +182,7 @@ func TestOutboxStopIsIdempotentAndWaits(t *testing.T) {
 	f := newFixture(t)
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
-	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Poll: 20 * time.Millisecond}, testLogger(t))
+	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Poll: 20 * time.Millisecond}, testlog.New(t))
 	o.Stop() // before Start: no-op
 	require.NoError(t, o.Start(context.Background()))
 	require.Error(t, o.Start(context.Background()))

@@ -2,7 +2,7 @@ package email
 
 import (
 	"context"
-	"encoding/json"
+
 	"errors"
 	"fmt"
 	"slices"
@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
 )
 
 // Preview renders a template as stored in the database (read-only: nothing is
@@ -21,9 +21,7 @@ func Preview(ctx context.Context, pool *pgxpool.Pool, name, profileID string) (R
 		return Rendered{}, fmt.Errorf("unknown template %q (one of %v)", name, TemplateNames)
 	}
 	var s Settings
-	err := pool.QueryRow(ctx, `select enabled, from_email, from_name, coalesce(reply_to, ''), admin_recipients,
-		portal_url, per_recipient_limit, per_recipient_window_seconds from public.email_settings`).
-		Scan(&s.Enabled, &s.FromEmail, &s.FromName, &s.ReplyTo, &s.AdminRecipients, &s.PortalURL, &s.Limit, &s.WindowSeconds)
+	err := pool.QueryRow(ctx, `select `+settingsColumns+` from public.email_settings`).Scan(s.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Rendered{}, errors.New("no email_settings row: apply the migrations first")
 	}
@@ -54,8 +52,8 @@ func Preview(ctx context.Context, pool *pgxpool.Pool, name, profileID string) (R
 		if err != nil {
 			return Rendered{}, fmt.Errorf("reading profile %s: %w", profileID, err)
 		}
-		var row change.Row
-		if err := json.Unmarshal(raw, &row); err != nil {
+		row, err := rowjson.Decode(raw)
+		if err != nil {
 			return Rendered{}, fmt.Errorf("decoding profile %s: %w", profileID, err)
 		}
 		v = varsFor(row, row.Str("status"), row.Str("status"), &s)

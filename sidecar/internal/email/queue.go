@@ -376,23 +376,12 @@ func varsFor(r change.Row, from, to string, s *Settings) Vars {
 	return v
 }
 
+// formatTime renders an instant column (rowjson.Time's RFC 3339) for people.
 func formatTime(v any) string {
-	var t time.Time
-	switch v := v.(type) {
-	case time.Time:
-		t = v
-	case string:
-		for _, layout := range []string{time.RFC3339Nano, "2006-01-02 15:04:05.999999-07", "2006-01-02 15:04:05.999999-07:00", "2006-01-02T15:04:05.999999"} {
-			if p, err := time.Parse(layout, v); err == nil {
-				t = p
-				break
-			}
-		}
-		if t.IsZero() {
-			return v
-		}
-	default:
-		return ""
+	s, _ := v.(string)
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
 	}
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }

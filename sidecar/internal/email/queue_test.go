@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
 func TestQueueStateMachineEmails(t *testing.T) {
@@ -222,7 +223,7 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, f.live.Load(ctx))
 	id := f.newTalent(t, "Hu", "hu@example.com")
-	other := NewQueuer(f.live, testLogger(t))
+	other := NewQueuer(f.live, testlog.New(t))
 
 	txA, err := f.pool.Begin(ctx)
 	require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"fmt"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 	"io"
 	"net/http/httptest"
 	"strconv"
@@ -60,7 +61,7 @@ func TestEventWebhook(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := newSigner(t)
-	wh, err := NewEventWebhook(f.pool, s.pub, testLogger(t))
+	wh, err := NewEventWebhook(f.pool, s.pub, testlog.New(t))
 	require.NoError(t, err)
 	app := fiber.New()
 	wh.Register(app)
@@ -131,7 +132,7 @@ func TestEventWebhook(t *testing.T) {
 		st, _ = status("k2")
 		require.Equal(t, "bounced", st)
 		// The sender's late "sent" record never downgrades it.
-		o := NewOutbox(f.pool, nil, OutboxOptions{}, testLogger(t))
+		o := NewOutbox(f.pool, nil, OutboxOptions{}, testlog.New(t))
 		var id string
 		require.NoError(t, f.pool.QueryRow(ctx, `select id::text from email_notifications where idempotency_key='k2'`).Scan(&id))
 		o.record(ctx, claimed{id: id, attempts: 1}, "msgTWO", nil)
@@ -148,11 +149,11 @@ func TestEventWebhook(t *testing.T) {
 
 func TestEventWebhookConfig(t *testing.T) {
 	t.Parallel()
-	_, err := NewEventWebhook(nil, "not base64!", testLogger(t))
+	_, err := NewEventWebhook(nil, "not base64!", testlog.New(t))
 	require.ErrorContains(t, err, "not base64")
-	_, err = NewEventWebhook(nil, base64.StdEncoding.EncodeToString([]byte("junk")), testLogger(t))
+	_, err = NewEventWebhook(nil, base64.StdEncoding.EncodeToString([]byte("junk")), testlog.New(t))
 	require.ErrorContains(t, err, "SENDGRID_WEBHOOK_PUBLIC_KEY")
-	wh, err := NewEventWebhook(nil, "", testLogger(t))
+	wh, err := NewEventWebhook(nil, "", testlog.New(t))
 	require.NoError(t, err)
 	app := fiber.New()
 	wh.Register(app)

@@ -25,9 +25,9 @@ type Handler struct {
 	counter *prometheus.CounterVec
 
 	mu     sync.Mutex
-	guards map[string]*Guard // by Storage base URL
-	base   string            // storage_base_url as last read
-	readAt time.Time         // when base was read; zero before the first read
+	g      *Guard    // for base; nil before the first read
+	base   string    // storage_base_url as last read
+	readAt time.Time // when base was read
 }
 
 // settingsTTL bounds how often private.media_settings is read. Reading it per event
@@ -44,7 +44,7 @@ func NewHandler(log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
 	if err := reg.Register(c); err != nil {
 		return nil, fmt.Errorf("registering media_violations_total: %w", err)
 	}
-	return &Handler{log: log.With("component", "mediaguard"), counter: c, guards: map[string]*Guard{}}, nil
+	return &Handler{log: log.With("component", "mediaguard"), counter: c}, nil
 }
 
 // Handle checks the columns the event changed (all of them on insert), as the
@@ -94,23 +94,17 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 // guard returns the Guard for the Storage base URL configured in the database.
 func (h *Handler) guard(ctx context.Context, tx pgx.Tx) (*Guard, error) {
 	h.mu.Lock()
-	fresh := !h.readAt.IsZero() && time.Since(h.readAt) < settingsTTL
-	base := h.base
-	h.mu.Unlock()
-	if !fresh {
-		if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
-			return nil, fmt.Errorf("reading private.media_settings: %w", err)
-		}
-	}
-	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !fresh {
-		h.base, h.readAt = base, time.Now()
+	if h.g != nil && time.Since(h.readAt) < settingsTTL {
+		return h.g, nil
 	}
-	g, ok := h.guards[base]
-	if !ok {
-		g = New(base)
-		h.guards[base] = g
+	var base string
+	if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
+		return nil, fmt.Errorf("reading private.media_settings: %w", err)
 	}
-	return g, nil
+	if h.g == nil || h.base != base {
+		h.g, h.base = New(base), base
+	}
+	h.readAt = time.Now()
+	return h.g, nil
 }

@@ -2,8 +2,6 @@ package mediaguard
 
 import (
 	"context"
-	"encoding/json"
-	"log/slog"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -11,14 +9,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
-
-type tlogWriter struct{ t testing.TB }
-
-func (w tlogWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
-
-func testLogger(t testing.TB) *slog.Logger { return slog.New(slog.NewTextHandler(tlogWriter{t}, nil)) }
 
 const pngB64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
@@ -37,8 +31,8 @@ func rowEvent(t *testing.T, db *testdb.DB, op change.Op, id string, old change.R
 	var raw []byte
 	require.NoError(t, db.Pool.QueryRow(context.Background(),
 		`select to_jsonb(t) from public.talent_profiles t where id = $1`, id).Scan(&raw))
-	var row change.Row
-	require.NoError(t, json.Unmarshal(raw, &row))
+	row, err := rowjson.Decode(raw)
+	require.NoError(t, err)
 	key, err := change.KeyFor("talent_profiles", op, row, old)
 	require.NoError(t, err)
 	return &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: op, New: row, Old: old, Key: key}
@@ -70,7 +64,7 @@ func TestHandlerRecordsBypassedViolationsOnce(t *testing.T) {
 		`{"intro": {"clips": ["fine", "`+pngB64+`"]}}`).Scan(&id))
 
 	reg := prometheus.NewRegistry()
-	h, err := NewHandler(testLogger(t), reg)
+	h, err := NewHandler(testlog.New(t), reg)
 	require.NoError(t, err)
 	ev := rowEvent(t, db, change.Insert, id, nil)
 	handle(t, db, h, ev)
@@ -110,7 +104,7 @@ func TestHandlerIgnoresCleanRowsAndOtherTables(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx, `insert into public.talent_profiles (user_id, name, freeform_text, headshot_urls)
 		values ($1::uuid, 'Clean', 'My data: ten years of base64-free prose.', array['http://127.0.0.1:54321/storage/v1/object/public/headshots/' || $1::text || '/a.jpg'])
 		returning id::text`, uid).Scan(&id))
-	h, err := NewHandler(testLogger(t), prometheus.NewRegistry())
+	h, err := NewHandler(testlog.New(t), prometheus.NewRegistry())
 	require.NoError(t, err)
 	handle(t, db, h, rowEvent(t, db, change.Insert, id, nil))
 	handle(t, db, h, &change.Event{Schema: "public", Table: "admin_actions", Op: change.Insert, Key: "x",

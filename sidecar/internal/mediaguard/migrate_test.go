@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
 // fakeStorage is a loopback stand-in for the Supabase Storage API's upload endpoint
@@ -130,7 +131,7 @@ func TestMigrateMovesInlineMediaToStorage(t *testing.T) {
 	defer srv.Close()
 	var out bytes.Buffer
 	m := &Migrator{DB: db.Pool, Uploader: StorageUploader{SupabaseURL: srv.URL, ServiceRoleKey: fake.key},
-		Log: testLogger(t), Out: &out}
+		Log: testlog.New(t), Out: &out}
 
 	// Dry run: nothing uploaded, nothing changed.
 	rep, err := m.Run(ctx)

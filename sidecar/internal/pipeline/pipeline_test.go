@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
 // recorder writes one row per event into a scratch table, and refuses events whose
@@ -36,7 +36,7 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.NoError(t, err)
 
 	p := pipeline.New(pipeline.Config{BatchSize: 100, BatchWait: 20 * time.Millisecond}, db.Pool,
-		[]change.Handler{recorder{}}, slog.New(slog.NewTextHandler(testWriter{t}, nil)), nil)
+		[]change.Handler{recorder{}}, testlog.New(t), nil)
 	var committed uint64
 	p.OnCommitted = func(lsn uint64) { committed = lsn }
 	p.Start(ctx)
@@ -76,7 +76,3 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.sidecar_dead_letters`).Scan(&n))
 	require.Equal(t, 2, n)
 }
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(string(b)); return len(b), nil }

@@ -6,6 +6,7 @@
 package rowjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -54,6 +55,18 @@ func Normalize(v any) any {
 	default:
 		return v
 	}
+}
+
+// Decode parses a JSON object (a webhook record, or to_jsonb of a row) into a
+// normalised row.
+func Decode(data []byte) (change.Row, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return Row(m), nil
 }
 
 // Row normalises a row received as JSON: numbers as Normalize, and the timestamp

@@ -2,8 +2,6 @@ package webhook
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
 type refuseAll struct{ t *testing.T }
@@ -26,7 +25,7 @@ func (r refuseAll) Apply(context.Context, *change.Event) pipeline.Result {
 // accepted, anything else (including the list itself, or a prefix) is a 401.
 func TestSecretList(t *testing.T) {
 	const oldS, newS = "old-secret-0123456789", "new-secret-9876543210"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testlog.New(t)
 	h := New(" "+oldS+" , "+newS+" ,", []string{"talent_profiles"}, refuseAll{t}, log)
 	srv := httpapi.New(httpapi.Options{Addr: "127.0.0.1:0", Routes: nil, Log: log})
 	h.Mount(srv.App())

@@ -211,11 +211,9 @@ func object(name string, raw json.RawMessage) (change.Row, error) {
 	if t[0] != '{' {
 		return nil, bad("%s must be an object or null", name)
 	}
-	dec := json.NewDecoder(bytes.NewReader(t))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	row, err := rowjson.Decode(t)
+	if err != nil {
 		return nil, bad("%s: %v", name, fmt.Errorf("decoding: %w", err))
 	}
-	return rowjson.Row(m), nil
+	return row, nil
 }
