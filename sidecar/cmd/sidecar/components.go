@@ -19,9 +19,10 @@ import (
 // audit, webhooks): the email and media-guard handlers, the email outbox sender and
 // its routes.
 type components struct {
-	// Handlers run after the audit handler, in order, inside the pipeline's
-	// transaction. A handler may implement change.Committer and pipeline.Batcher.
-	Handlers []change.Handler
+	// Handlers returns, for one pipeline worker, the handlers that run after the
+	// audit handler, in order, inside the worker's transaction. A handler may
+	// implement change.Committer and pipeline.Batcher.
+	Handlers func() []change.Handler
 	// Routes are mounted on the HTTP app (for example POST /webhooks/sendgrid).
 	Routes []func(app *fiber.App)
 	// Start runs background work (the outbox sender) until ctx ends; Stop waits for
@@ -38,7 +39,6 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 	if err := live.Load(ctx); err != nil {
 		return components{}, fmt.Errorf("loading email configuration: %w", err)
 	}
-	queuer := email.NewQueuer(live, log)
 
 	provider, err := email.NewProvider(cfg, 0, log)
 	if err != nil {
@@ -56,10 +56,13 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 		return components{}, fmt.Errorf("building media guard: %w", err)
 	}
 
+	// The configuration and the guard are shared; the queuer buffers per worker.
 	return components{
-		Handlers: []change.Handler{live, queuer, guard},
-		Routes:   []func(*fiber.App){events.Register},
-		Start:    outbox.Start,
-		Stop:     outbox.Stop,
+		Handlers: func() []change.Handler {
+			return []change.Handler{live, email.NewQueuer(live, log), guard}
+		},
+		Routes: []func(*fiber.App){events.Register},
+		Start:  outbox.Start,
+		Stop:   outbox.Stop,
 	}, nil
 }

@@ -42,6 +42,25 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	return 0
 }
 
+// partition is the pipeline's route: a talent's changes (and a draft's) are applied
+// in commit order by one worker; a change to the email configuration is a barrier,
+// so every email after it in the stream renders with it.
+func partition(ev *change.Event) string {
+	row := ev.New
+	if row == nil {
+		row = ev.Old
+	}
+	id := row.Str("id")
+	if ev.Schema != "public" || id == "" {
+		return ""
+	}
+	switch ev.Table {
+	case "talent_profiles", "onboarding_progress":
+		return ev.Table + ":" + id
+	}
+	return ""
+}
+
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
@@ -55,6 +74,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("parsing DATABASE_URL: %w", err)
 	}
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "talent_sidecar"
+	// One connection per pipeline worker, plus room for the outbox, webhooks and
+	// health checks (pgxpool's default is the number of CPUs).
+	pcfg.MaxConns = max(pcfg.MaxConns, int32(cfg.Workers+8))
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("creating database pool: %w", err)
@@ -68,13 +90,16 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("building components: %w", err)
 	}
-	// The audit log first: it is the product's record; later handlers add to the same
-	// transaction.
-	handlers := append([]change.Handler{audit.New()}, extra.Handlers...)
+	// Each pipeline worker has its own handlers. The audit log first: it is the
+	// product's record; later handlers add to the same transaction.
+	handlers := func() []change.Handler {
+		return append([]change.Handler{audit.New()}, extra.Handlers()...)
+	}
 
 	// The pipeline outlives the root context so that a webhook in flight during
 	// shutdown still gets its commit; it is stopped explicitly, last.
-	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait}, pool, handlers, log, reg)
+	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
+		pool, handlers, partition, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
 	}, pool, pipe, log, reg)

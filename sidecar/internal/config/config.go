@@ -27,6 +27,7 @@ type Config struct {
 
 	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
 	BatchWait    time.Duration `env:"BATCH_WAIT, default=5ms" help:"longest an event waits for its batch to fill"`
+	Workers      int           `env:"PIPELINE_WORKERS, default=4" help:"batches applied in parallel, each on its own connection (one talent's changes always stay in order)"`
 	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server"`
 
 	EmailProvider            string        `env:"EMAIL_PROVIDER, default=file" help:"sendgrid | smtp | file"`
@@ -130,6 +131,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BATCH_SIZE", "must be between 1 and 10000, got %d", c.BatchSize)
+	}
+	if c.Workers < 1 || c.Workers > 64 {
+		bad("PIPELINE_WORKERS", "must be between 1 and 64, got %d", c.Workers)
 	}
 	if c.BatchWait < 0 || c.BatchWait > 10*time.Second {
 		bad("BATCH_WAIT", "must be between 0 and 10s, got %s", c.BatchWait)

@@ -138,15 +138,28 @@ func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, v Vars, f
 	return c
 }
 
-// lockSQL takes the flood-control lock of each recipient, in one order for every
-// instance so two pipelines cannot deadlock, and tells how Postgres lowercases each
-// address (the identity the counts are grouped by). The locks are held until the
-// batch commits, so a concurrent pipeline counts after this batch's rows are visible.
-// (Volatile output expressions are evaluated after the sort.)
+// lockSQL takes the flood-control locks of a batch and tells how Postgres lowercases
+// each address (the identity the counts are grouped by). An email counted against all
+// of a recipient's emails takes that recipient's lock; an email counted only against
+// the emails about one talent (an admin notice) takes the lock of that pair, and the
+// recipient's lock shared, so notices about different talents queue in parallel while
+// an unscoped count still waits for them. The locks are taken in one order (by lock
+// id) for every transaction, so two pipeline workers cannot deadlock, and held until
+// the batch commits, so a concurrent worker counts after this batch's rows are
+// visible. (Volatile output expressions are evaluated after the sort.)
 const lockSQL = `
-select t.recipient, t.l, pg_advisory_xact_lock(hashtext('email_flood:' || t.l))
-  from (select distinct r as recipient, lower(r) as l from unnest($1::text[]) r) t
- order by t.l, t.recipient`
+with c as (
+  select distinct r as recipient, lower(r) as l, s as scope from unnest($1::text[], $2::text[]) u(r, s)),
+k as (
+  select hashtext('email_flood:' || l || coalesce(':' || nullif(scope, ''), '')) as h, scope = '' as excl from c
+  union all
+  select hashtext('email_flood:' || l), false from c where scope <> ''),
+locked as (
+  select count(x.taken) as n
+    from (select case when bool_or(excl) then pg_advisory_xact_lock(h)::text
+                      else pg_advisory_xact_lock_shared(h)::text end as taken
+            from k group by h order by h) x)
+select c.recipient, c.l from c, locked`
 
 // existingSQL finds the emails already queued (a redelivered change).
 const existingSQL = `
@@ -207,7 +220,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	// first one counts, as the second insert would have done nothing.
 	rows := make([]*candidate, 0, len(q.pending))
 	seen := make(map[string]bool, len(q.pending))
-	var floodKeys, floodTo []string
+	var floodKeys, floodTo, floodScope []string
 	var windows []int
 	for i := range q.pending {
 		c := &q.pending[i]
@@ -219,6 +232,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		if c.status == "queued" {
 			floodKeys = append(floodKeys, c.key)
 			floodTo = append(floodTo, c.to)
+			floodScope = append(floodScope, c.floodScope)
 			if !containsInt(windows, c.windowSecs) {
 				windows = append(windows, c.windowSecs)
 			}
@@ -229,7 +243,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	exists := map[string]bool{}
 	recent := map[countKey]int{}
 	if len(floodTo) > 0 {
-		if err := q.lockAndCount(ctx, tx, floodTo, floodKeys, windows, lowerOf, exists, recent); err != nil {
+		if err := q.lockAndCount(ctx, tx, floodTo, floodScope, floodKeys, windows, lowerOf, exists, recent); err != nil {
 			return err
 		}
 	}
@@ -281,10 +295,10 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 }
 
 // lockAndCount runs lockSQL, existingSQL and countSQL in one round trip.
-func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, keys []string, windows []int,
+func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, scopes, keys []string, windows []int,
 	lowerOf map[string]string, exists map[string]bool, recent map[countKey]int) error {
 	b := &pgx.Batch{}
-	b.Queue(lockSQL, to)
+	b.Queue(lockSQL, to, scopes)
 	b.Queue(existingSQL, keys)
 	b.Queue(countSQL, windows, to)
 	br := tx.SendBatch(ctx, b)
@@ -295,7 +309,7 @@ func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, keys []string,
 		return fmt.Errorf("locking flood counts of %d recipients: %w", len(lowerOf), err)
 	}
 	var r, l string
-	_, err = pgx.ForEachRow(rows, []any{&r, &l, nil}, func() error { lowerOf[r] = l; return nil })
+	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { lowerOf[r] = l; return nil })
 	if err != nil {
 		return fmt.Errorf("locking flood counts of %d recipients: %w", len(to), err)
 	}

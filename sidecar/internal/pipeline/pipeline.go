@@ -1,7 +1,15 @@
-// Package pipeline applies row-change events from both inputs, in the order they
-// were submitted, through the registered handlers in batched transactions. It is
-// the one place that decides when an effect is durable: replication positions and
-// webhook answers are released only after the transaction holding the effect commits.
+// Package pipeline applies row-change events from both inputs through the registered
+// handlers in batched transactions. It is the one place that decides when an effect
+// is durable: replication positions and webhook answers are released only after the
+// transaction holding the effect commits.
+//
+// Events are spread over workers by partition (a talent's id): each worker applies
+// its events in the order they were submitted, in its own transactions on its own
+// connection, so batches of different talents commit in parallel while one talent's
+// changes stay in commit order. An event without a partition (the email
+// configuration) is a barrier: it is applied after everything submitted before it has
+// committed and before anything submitted after it starts. A replication mark is
+// reported committed once every worker has committed everything submitted before it.
 package pipeline
 
 import (
@@ -9,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"sync"
 	"time"
@@ -48,28 +57,41 @@ type item struct {
 	ev   *change.Event
 	mark uint64 // non-zero: end LSN of a replication transaction, no event
 	done chan Result
+	// synced, when set, is signalled once everything the worker was given before
+	// this item has committed (a barrier waits for it); it ends the worker's batch.
+	synced chan<- struct{}
 }
 
-// Config bounds batches.
+// Config bounds batches and sets the parallelism.
 type Config struct {
 	BatchSize int
 	BatchWait time.Duration
+	// Workers is how many batches may be in flight at once (default 1).
+	Workers int
 }
+
+// Route names an event's partition: events of one partition are applied by one
+// worker, in the order submitted. "" makes the event a barrier.
+type Route func(ev *change.Event) string
 
 // Pipeline is started once and stopped once; Submit and Mark are safe from any goroutine.
 type Pipeline struct {
-	cfg      Config
-	pool     *pgxpool.Pool
-	handlers []change.Handler
-	log      *slog.Logger
-	queue    chan item
+	cfg     Config
+	pool    *pgxpool.Pool
+	route   Route
+	log     *slog.Logger
+	queue   chan item
+	workers []*worker
+
+	markMu   sync.Mutex
+	reported uint64
 
 	// OnCommitted receives the highest replication mark whose effects, and those of
 	// everything submitted before it, are committed. Set before Start.
 	OnCommitted func(lsn uint64)
 
 	cancel context.CancelFunc
-	done   chan struct{}
+	done   chan struct{} // closed when the dispatcher and every worker have returned
 	once   sync.Once
 
 	events      *prometheus.CounterVec
@@ -79,13 +101,28 @@ type Pipeline struct {
 	retries     prometheus.Counter
 }
 
-// New builds a pipeline that calls handlers in order for every event.
-func New(cfg Config, pool *pgxpool.Pool, handlers []change.Handler, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
+// worker applies the events of its partitions in batches, with its own handlers
+// (a Batcher buffers per worker).
+type worker struct {
+	p        *Pipeline
+	id       int
+	queue    chan item
+	handlers []change.Handler
+	mark     uint64 // highest mark this worker has committed; guarded by p.markMu
+}
+
+// New builds a pipeline. handlers is called once per worker for that worker's
+// handlers, which are called in order for every event; route partitions events
+// (nil: a single partition).
+func New(cfg Config, pool *pgxpool.Pool, handlers func() []change.Handler, route Route, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
+	if cfg.Workers <= 0 || route == nil {
+		cfg.Workers = 1
+	}
 	p := &Pipeline{
-		cfg: cfg, pool: pool, handlers: handlers, log: log.With("component", "pipeline"),
+		cfg: cfg, pool: pool, route: route, log: log.With("component", "pipeline"),
 		queue: make(chan item, 4*cfg.BatchSize),
 		done:  make(chan struct{}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -109,15 +146,31 @@ func New(cfg Config, pool *pgxpool.Pool, handlers []change.Handler, log *slog.Lo
 	if reg != nil {
 		reg.MustRegister(p.events, p.batchSize, p.batchTime, p.deadLetters, p.retries)
 	}
+	for i := 0; i < cfg.Workers; i++ {
+		p.workers = append(p.workers, &worker{p: p, id: i, queue: make(chan item, 2*cfg.BatchSize), handlers: handlers()})
+	}
 	return p
 }
 
-// Start runs the worker until Stop.
+// Start runs the dispatcher and the workers until Stop.
 func (p *Pipeline) Start(ctx context.Context) {
 	ctx, p.cancel = context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1 + len(p.workers))
 	go func() {
-		defer close(p.done)
-		p.run(ctx)
+		defer wg.Done()
+		p.dispatch(ctx)
+	}()
+	for _, w := range p.workers {
+		go func() {
+			defer wg.Done()
+			w.run(ctx)
+		}()
+	}
+	go func() {
+		wg.Wait()
+		p.failQueued()
+		close(p.done)
 	}()
 }
 
@@ -171,19 +224,97 @@ func (p *Pipeline) enqueue(ctx context.Context, it item) error {
 	}
 }
 
-func (p *Pipeline) run(ctx context.Context) {
-	defer p.failQueued()
-	batch := make([]item, 0, p.cfg.BatchSize)
+// dispatch hands each submitted item to its worker: an event to the worker of its
+// partition, a mark to every worker, a barrier event to the first worker once every
+// worker has committed what it was given before.
+func (p *Pipeline) dispatch(ctx context.Context) {
+	n := uint32(len(p.workers))
+	for {
+		var it item
+		select {
+		case <-ctx.Done():
+			return
+		case it = <-p.queue:
+		}
+		ok := true
+		switch {
+		case it.ev == nil:
+			for _, w := range p.workers {
+				ok = ok && w.give(ctx, it)
+			}
+		case n == 1:
+			ok = p.workers[0].give(ctx, it)
+		default:
+			if key := p.route(it.ev); key == "" {
+				ok = p.barrier(ctx, it)
+			} else {
+				h := fnv.New32a()
+				h.Write([]byte(key))
+				ok = p.workers[h.Sum32()%n].give(ctx, it)
+			}
+		}
+		if !ok {
+			if it.done != nil {
+				it.done <- Result{Err: errStopped}
+			}
+			return
+		}
+	}
+}
+
+// barrier waits until every worker has committed what it was given, then has the
+// first worker apply it.ev alone and waits for that commit too.
+func (p *Pipeline) barrier(ctx context.Context, it item) bool {
+	synced := make(chan struct{}, len(p.workers))
+	for _, w := range p.workers {
+		if !w.give(ctx, item{synced: synced}) {
+			return false
+		}
+	}
+	for range p.workers {
+		select {
+		case <-synced:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	done := make(chan Result, 1)
+	if !p.workers[0].give(ctx, item{ev: it.ev, done: done, synced: synced}) {
+		return false
+	}
+	var r Result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return false
+	}
+	if it.done != nil {
+		it.done <- r
+	}
+	return true
+}
+
+func (w *worker) give(ctx context.Context, it item) bool {
+	select {
+	case w.queue <- it:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	batch := make([]item, 0, w.p.cfg.BatchSize)
 	for {
 		batch = batch[:0]
 		select {
 		case <-ctx.Done():
 			return
-		case it := <-p.queue:
+		case it := <-w.queue:
 			batch = append(batch, it)
 		}
-		batch = p.fill(ctx, batch)
-		if !p.applyWithRetry(ctx, batch) {
+		batch = w.fill(ctx, batch)
+		if !w.applyWithRetry(ctx, batch) {
 			for _, it := range batch {
 				if it.done != nil {
 					it.done <- Result{Err: errStopped}
@@ -195,36 +326,45 @@ func (p *Pipeline) run(ctx context.Context) {
 }
 
 // fill collects more items until the batch holds BatchSize events or BatchWait has
-// passed since the first one arrived. Marks do not count: they cost nothing.
-func (p *Pipeline) fill(ctx context.Context, batch []item) []item {
+// passed since the first one arrived, or a sync item ends it. Marks do not count:
+// they cost nothing.
+func (w *worker) fill(ctx context.Context, batch []item) []item {
 	n := 0
 	for _, it := range batch {
+		if it.synced != nil {
+			return batch
+		}
 		if it.ev != nil {
 			n++
 		}
 	}
+	add := func(it item) bool {
+		batch = append(batch, it)
+		if it.ev != nil {
+			n++
+		}
+		return it.synced == nil
+	}
 	var timer <-chan time.Time
-	for n < p.cfg.BatchSize {
+	for n < w.p.cfg.BatchSize {
 		select {
-		case it := <-p.queue:
-			batch = append(batch, it)
-			if it.ev != nil {
-				n++
+		case it := <-w.queue:
+			if !add(it) {
+				return batch
 			}
 			continue
 		default:
 		}
 		if timer == nil {
-			if p.cfg.BatchWait <= 0 {
+			if w.p.cfg.BatchWait <= 0 {
 				return batch
 			}
-			timer = time.After(p.cfg.BatchWait)
+			timer = time.After(w.p.cfg.BatchWait)
 		}
 		select {
-		case it := <-p.queue:
-			batch = append(batch, it)
-			if it.ev != nil {
-				n++
+		case it := <-w.queue:
+			if !add(it) {
+				return batch
 			}
 		case <-timer:
 			return batch
@@ -235,35 +375,44 @@ func (p *Pipeline) fill(ctx context.Context, batch []item) []item {
 	return batch
 }
 
+// failQueued answers every waiting submitter once the dispatcher and the workers
+// have stopped.
 func (p *Pipeline) failQueued() {
-	for {
-		select {
-		case it := <-p.queue:
-			if it.done != nil {
-				it.done <- Result{Err: errStopped}
+	queues := []chan item{p.queue}
+	for _, w := range p.workers {
+		queues = append(queues, w.queue)
+	}
+	for _, q := range queues {
+		for drained := false; !drained; {
+			select {
+			case it := <-q:
+				if it.done != nil {
+					it.done <- Result{Err: errStopped}
+				}
+			default:
+				drained = true
 			}
-		default:
-			return
 		}
 	}
 }
 
 // applyWithRetry applies the batch until it commits, backing off while the database
 // is unreachable. It returns false only when ctx ended first.
-func (p *Pipeline) applyWithRetry(ctx context.Context, batch []item) bool {
+func (w *worker) applyWithRetry(ctx context.Context, batch []item) bool {
+	p := w.p
 	backoff := 50 * time.Millisecond
 	for {
 		start := time.Now()
-		results, err := p.apply(ctx, batch)
+		results, err := w.apply(ctx, batch)
 		if err == nil {
-			p.committed(ctx, batch, results, time.Since(start))
+			w.committed(ctx, batch, results, time.Since(start))
 			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
 		p.retries.Inc()
-		p.log.Warn("applying batch failed; retrying", "err", err, "events", len(batch), "backoff", backoff)
+		p.log.Warn("applying batch failed; retrying", "err", err, "worker", w.id, "events", len(batch), "backoff", backoff)
 		select {
 		case <-ctx.Done():
 			return false
@@ -273,7 +422,8 @@ func (p *Pipeline) applyWithRetry(ctx context.Context, batch []item) bool {
 	}
 }
 
-func (p *Pipeline) committed(ctx context.Context, batch []item, results []Result, took time.Duration) {
+func (w *worker) committed(ctx context.Context, batch []item, results []Result, took time.Duration) {
+	p := w.p
 	var mark uint64
 	n := 0
 	for i, it := range batch {
@@ -281,6 +431,9 @@ func (p *Pipeline) committed(ctx context.Context, batch []item, results []Result
 			mark = it.mark
 		}
 		if it.ev == nil {
+			if it.synced != nil {
+				it.synced <- struct{}{}
+			}
 			continue
 		}
 		n++
@@ -289,21 +442,44 @@ func (p *Pipeline) committed(ctx context.Context, batch []item, results []Result
 		if r.Outcome == DeadLettered {
 			p.deadLetters.Inc()
 		}
-		if it.done != nil {
-			it.done <- r
-		}
 	}
 	if n > 0 {
 		p.batchSize.Observe(float64(n))
 		p.batchTime.Observe(took.Seconds())
-		for _, h := range p.handlers {
+		for _, h := range w.handlers {
 			if c, ok := h.(change.Committer); ok {
 				c.Committed(ctx)
 			}
 		}
 	}
-	if mark > 0 && p.OnCommitted != nil {
-		p.OnCommitted(mark)
+	// A barrier event is answered (through done) only now, after Committed ran.
+	for i, it := range batch {
+		if it.ev != nil && it.done != nil {
+			it.done <- results[i]
+		}
+	}
+	if mark > 0 {
+		p.advance(w, mark)
+	}
+}
+
+// advance records that w committed everything up to mark and reports the highest
+// mark every worker has reached.
+func (p *Pipeline) advance(w *worker, mark uint64) {
+	p.markMu.Lock()
+	defer p.markMu.Unlock()
+	if mark > w.mark {
+		w.mark = mark
+	}
+	low := w.mark
+	for _, o := range p.workers {
+		low = min(low, o.mark)
+	}
+	if low > p.reported {
+		p.reported = low
+		if p.OnCommitted != nil {
+			p.OnCommitted(low)
+		}
 	}
 }
 
@@ -311,7 +487,8 @@ func (p *Pipeline) committed(ctx context.Context, batch []item, results []Result
 // savepoints (the common case, and the fast one); if any event fails it rolls back
 // and replays the batch with a savepoint around each event, so only the failing
 // events are rolled back and dead-lettered. Handlers are idempotent, so replaying is safe.
-func (p *Pipeline) apply(ctx context.Context, batch []item) ([]Result, error) {
+func (w *worker) apply(ctx context.Context, batch []item) ([]Result, error) {
+	p := w.p
 	results := make([]Result, len(batch))
 	hasEvents := false
 	for _, it := range batch {
@@ -331,7 +508,7 @@ func (p *Pipeline) apply(ctx context.Context, batch []item) ([]Result, error) {
 		if it.ev == nil {
 			continue
 		}
-		if err := p.handle(ctx, tx, it.ev); err != nil {
+		if err := w.handle(ctx, tx, it.ev); err != nil {
 			p.log.Debug("event failed in fast path; replaying batch with savepoints", "key", it.ev.Key, "err", err)
 			failed = true
 			break
@@ -339,7 +516,7 @@ func (p *Pipeline) apply(ctx context.Context, batch []item) ([]Result, error) {
 		results[i] = Result{Outcome: Applied}
 	}
 	if !failed {
-		if err := p.flush(ctx, tx); err != nil {
+		if err := w.flush(ctx, tx); err != nil {
 			p.log.Debug("flush failed in fast path; replaying batch with savepoints", "err", err)
 			failed = true
 		}
@@ -350,14 +527,15 @@ func (p *Pipeline) apply(ctx context.Context, batch []item) ([]Result, error) {
 		}
 		return results, nil
 	}
-	p.discard()
+	w.discard()
 	if err := tx.Rollback(ctx); err != nil {
 		return nil, fmt.Errorf("rolling back batch: %w", err)
 	}
-	return p.applySafely(ctx, batch)
+	return w.applySafely(ctx, batch)
 }
 
-func (p *Pipeline) applySafely(ctx context.Context, batch []item) ([]Result, error) {
+func (w *worker) applySafely(ctx context.Context, batch []item) ([]Result, error) {
+	p := w.p
 	results := make([]Result, len(batch))
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
@@ -375,9 +553,9 @@ func (p *Pipeline) applySafely(ctx context.Context, batch []item) ([]Result, err
 			if _, err := tx.Exec(ctx, "savepoint event"); err != nil {
 				return nil, fmt.Errorf("creating savepoint: %w", err)
 			}
-			evErr = p.handle(ctx, tx, it.ev)
+			evErr = w.handle(ctx, tx, it.ev)
 			if evErr == nil {
-				evErr = p.flush(ctx, tx)
+				evErr = w.flush(ctx, tx)
 			}
 			if evErr == nil {
 				if _, err := tx.Exec(ctx, "release savepoint event"); err != nil {
@@ -385,7 +563,7 @@ func (p *Pipeline) applySafely(ctx context.Context, batch []item) ([]Result, err
 				}
 				break
 			}
-			p.discard()
+			w.discard()
 			if _, err := tx.Exec(ctx, "rollback to savepoint event"); err != nil {
 				return nil, fmt.Errorf("rolling back to savepoint after %v: %w", evErr, err)
 			}
@@ -410,11 +588,11 @@ func (p *Pipeline) applySafely(ctx context.Context, batch []item) ([]Result, err
 
 var errNoKey = errors.New("the row change has no idempotency key (see the payload)")
 
-func (p *Pipeline) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+func (w *worker) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if ev.Key == "" {
 		return errNoKey
 	}
-	for _, h := range p.handlers {
+	for _, h := range w.handlers {
 		if err := h.Handle(ctx, tx, ev); err != nil {
 			return fmt.Errorf("%T: %w", h, err)
 		}
@@ -422,8 +600,8 @@ func (p *Pipeline) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) erro
 	return nil
 }
 
-func (p *Pipeline) flush(ctx context.Context, tx pgx.Tx) error {
-	for _, h := range p.handlers {
+func (w *worker) flush(ctx context.Context, tx pgx.Tx) error {
+	for _, h := range w.handlers {
 		if b, ok := h.(Batcher); ok {
 			if err := b.Flush(ctx, tx); err != nil {
 				return fmt.Errorf("%T: %w", h, err)
@@ -433,8 +611,8 @@ func (p *Pipeline) flush(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-func (p *Pipeline) discard() {
-	for _, h := range p.handlers {
+func (w *worker) discard() {
+	for _, h := range w.handlers {
 		if b, ok := h.(Batcher); ok {
 			b.Discard()
 		}

@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,9 +38,9 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.NoError(t, err)
 
 	p := pipeline.New(pipeline.Config{BatchSize: 100, BatchWait: 20 * time.Millisecond}, db.Pool,
-		[]change.Handler{recorder{}}, testlog.New(t), nil)
-	var committed uint64
-	p.OnCommitted = func(lsn uint64) { committed = lsn }
+		func() []change.Handler { return []change.Handler{recorder{}} }, nil, testlog.New(t), nil)
+	var committed atomic.Uint64
+	p.OnCommitted = func(lsn uint64) { committed.Store(lsn) }
 	p.Start(ctx)
 	defer p.Stop()
 
@@ -54,7 +56,9 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 		New: change.Row{"kind": "ok"}, Key: "c"})
 	require.NoError(t, r.Err)
 	require.Equal(t, pipeline.Applied, r.Outcome)
-	require.Equal(t, uint64(42), committed, "the mark after a dead letter is reported")
+	// The mark is reported right after its batch's answers are sent.
+	require.Eventually(t, func() bool { return committed.Load() == 42 }, 5*time.Second, time.Millisecond,
+		"the mark after a dead letter is reported")
 
 	var effects []string
 	rows, err := db.Pool.Query(ctx, `select key from scratch_effects order by key`)
@@ -75,4 +79,110 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.Equal(t, pipeline.DeadLettered, r.Outcome)
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.sidecar_dead_letters`).Scan(&n))
 	require.Equal(t, 2, n)
+}
+
+// sequencer records each event's key with a database-assigned order, and stalls the
+// events of the slow partition so the workers fall out of step.
+type sequencer struct{}
+
+func (sequencer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	if ev.New.Str("id") == "slow" {
+		time.Sleep(2 * time.Millisecond)
+	}
+	_, err := tx.Exec(ctx, `insert into scratch_seq (key, part) values ($1, $2)`, ev.Key, ev.New.Str("id"))
+	return err
+}
+
+// TestWorkersKeepPartitionOrderBarriersAndMarks: with four workers, each partition's
+// events commit in the order submitted; a barrier event sees every event submitted
+// before it committed and none after; a mark is reported only once every event
+// submitted before it is committed.
+func TestWorkersKeepPartitionOrderBarriersAndMarks(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `create table scratch_seq (n bigserial primary key, key text not null unique, part text not null)`)
+	require.NoError(t, err)
+
+	route := func(ev *change.Event) string { return ev.New.Str("id") } // "" is a barrier
+	var barrierSaw []int
+	barrier := handlerFunc(func(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+		if ev.New.Str("id") != "" {
+			return nil
+		}
+		var n int
+		// The barrier's own transaction sees what other workers committed.
+		if err := tx.QueryRow(ctx, `select count(*) from scratch_seq`).Scan(&n); err != nil {
+			return err
+		}
+		barrierSaw = append(barrierSaw, n)
+		return nil
+	})
+	p := pipeline.New(pipeline.Config{BatchSize: 7, BatchWait: time.Millisecond, Workers: 4}, db.Pool,
+		func() []change.Handler { return []change.Handler{sequencer{}, barrier} }, route, testlog.New(t), nil)
+
+	type report struct {
+		lsn       uint64
+		committed int
+	}
+	reports := make(chan report, 1000)
+	p.OnCommitted = func(lsn uint64) {
+		var n int
+		require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from scratch_seq`).Scan(&n))
+		reports <- report{lsn, n}
+	}
+	p.Start(ctx)
+	defer p.Stop()
+
+	parts := []string{"a", "b", "c", "d", "e", "slow"}
+	submitted := 0
+	wantAt := map[uint64]int{} // events submitted before each mark
+	for i := 0; i < 300; i++ {
+		part := parts[i%len(parts)]
+		key := fmt.Sprintf("%s-%03d", part, i)
+		if i%100 == 99 {
+			part, key = "", fmt.Sprintf("barrier-%03d", i)
+		}
+		require.NoError(t, p.Submit(ctx, &change.Event{Source: change.SourceReplication, Schema: "public", Table: "t",
+			Op: change.Insert, New: change.Row{"id": part}, Key: key, CommitLSN: uint64(i + 1)}))
+		submitted++
+		if i%10 == 9 {
+			require.NoError(t, p.Mark(ctx, uint64(i+1)))
+			wantAt[uint64(i+1)] = submitted
+		}
+	}
+	var last report
+	for last.lsn < 300 {
+		select {
+		case last = <-reports:
+			require.GreaterOrEqual(t, last.committed, wantAt[last.lsn], "mark %d reported before its events committed", last.lsn)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("mark 300 not reported; last %d", last.lsn)
+		}
+	}
+
+	rows, err := db.Pool.Query(ctx, `select key, part from scratch_seq order by n`)
+	require.NoError(t, err)
+	type rec struct{ Key, Part string }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
+	require.NoError(t, err)
+	require.Len(t, got, 300)
+	lastOf := map[string]string{}
+	for _, r := range got {
+		require.Greater(t, r.Key, lastOf[r.Part], "partition %q out of order", r.Part)
+		lastOf[r.Part] = r.Key
+	}
+	// Barriers at events 100, 200, 300 saw exactly the events before them (and their
+	// own row, written by the sequencer in the same transaction).
+	require.Equal(t, []int{100, 200, 300}, barrierSaw)
+	for i, r := range got {
+		if r.Part == "" {
+			require.Equal(t, []int{99, 199, 299}[i/100], i, "barrier %s committed at position %d", r.Key, i)
+		}
+	}
+}
+
+type handlerFunc func(ctx context.Context, tx pgx.Tx, ev *change.Event) error
+
+func (f handlerFunc) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	return f(ctx, tx, ev)
 }
