@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +29,12 @@ type OutboxOptions struct {
 	Lease       time.Duration
 	BackoffBase time.Duration // first retry delay (1s), doubled per attempt, with jitter
 	BackoffMax  time.Duration // longest retry delay (15m)
+	// Yield, when set and true, means the change pipeline is behind (a backlog after
+	// an outage): the sender then claims at most once per YieldPause, leaving the
+	// CPU and the database to the pipeline, whose lag pins WAL on the server. Emails
+	// keep moving, slower, and catch up once the pipeline has.
+	Yield      func() bool
+	YieldPause time.Duration // 100ms
 }
 
 // OutboxOptionsFrom reads the EMAIL_* settings.
@@ -57,6 +64,9 @@ func (o *OutboxOptions) defaults() {
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 15 * time.Minute
 	}
+	if o.YieldPause <= 0 {
+		o.YieldPause = 100 * time.Millisecond
+	}
 }
 
 // Outbox sends queued email_notifications rows. Every instance may run one: rows are
@@ -76,6 +86,18 @@ type Outbox struct {
 	done    chan struct{}
 	wake    chan struct{}
 	started bool
+
+	// sent carries successful sends to the recorder while run is running.
+	sent chan sentEmail
+	// yields counts claim rounds delayed for the pipeline (tests read it).
+	yields atomic.Int64
+}
+
+// sentEmail is a successful send waiting to be recorded; recorded is closed once
+// the row says sent (or the write failed and was logged).
+type sentEmail struct {
+	id, providerID string
+	recorded       chan struct{}
 }
 
 // NewOutbox returns a stopped sender.
@@ -170,10 +192,28 @@ func (o *Outbox) run(ctx context.Context) {
 	slots := make(chan struct{}, o.opts.Concurrency)
 	freed := make(chan struct{}, o.opts.Concurrency)
 	var inflight sync.WaitGroup
-	defer inflight.Wait()
 	// Sends and records outlive ctx so Stop never abandons a sent email unrecorded.
 	workCtx := context.WithoutCancel(ctx)
+	o.sent = make(chan sentEmail, o.opts.Concurrency)
+	recorderDone := make(chan struct{})
+	go func() {
+		defer close(recorderDone)
+		o.recorder(workCtx)
+	}()
+	defer func() {
+		inflight.Wait()
+		close(o.sent)
+		<-recorderDone
+	}()
 	for {
+		if o.opts.Yield != nil && o.opts.Yield() {
+			o.yields.Add(1)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(o.opts.YieldPause):
+			}
+		}
 		free := cap(slots) - len(slots)
 		var got int
 		if free > 0 {
@@ -267,12 +307,13 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendErr error) {
 	var err error
 	switch {
+	case sendErr == nil && o.sent != nil:
+		e := sentEmail{id: c.id, providerID: providerID, recorded: make(chan struct{})}
+		o.sent <- e
+		<-e.recorded
+		return
 	case sendErr == nil:
-		_, err = o.pool.Exec(ctx, `update public.email_notifications
-			set status = case when status in ('queued', 'failed') then 'sent' else status end,
-				provider_message_id = coalesce(provider_message_id, $2), sent_at = coalesce(sent_at, now()),
-				last_error = null, updated_at = now()
-			where id = $1::uuid`, c.id, providerID)
+		err = o.recordSent(ctx, []string{c.id}, []string{providerID})
 	default:
 		perm, retryAt := classify(sendErr)
 		msg := sendErr.Error()
@@ -302,6 +343,53 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 		// The lease expires and the row is claimed again: at worst one repeat.
 		o.log.Error("recording email outcome", "id", c.id, "error", err)
 	}
+}
+
+// recorder writes successful sends in batches: whatever has arrived while the
+// previous write ran goes in the next statement, so at sending speed one commit
+// records many emails instead of one each. A sender's slot is freed only once its
+// email is recorded, so a crash still leaves at most the emails in flight unrecorded.
+func (o *Outbox) recorder(ctx context.Context) {
+	const most = 256
+	batch := make([]sentEmail, 0, most)
+	for e := range o.sent {
+		batch = append(batch[:0], e)
+	more:
+		for len(batch) < most {
+			select {
+			case e, ok := <-o.sent:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		ids, providerIDs := make([]string, len(batch)), make([]string, len(batch))
+		for i, e := range batch {
+			ids[i], providerIDs[i] = e.id, e.providerID
+		}
+		if err := o.recordSent(ctx, ids, providerIDs); err != nil {
+			// The leases expire and the rows are claimed again: at worst one repeat each.
+			o.log.Error("recording sent emails", "emails", len(batch), "error", err)
+		}
+		for _, e := range batch {
+			close(e.recorded)
+		}
+	}
+}
+
+// recordSent marks rows sent with their provider ids. A row the event webhook
+// already moved to delivered or bounced keeps that status.
+func (o *Outbox) recordSent(ctx context.Context, ids, providerIDs []string) error {
+	_, err := o.pool.Exec(ctx, `update public.email_notifications e
+		set status = case when e.status in ('queued', 'failed') then 'sent' else e.status end,
+			provider_message_id = coalesce(e.provider_message_id, s.provider_id), sent_at = coalesce(e.sent_at, now()),
+			last_error = null, updated_at = now()
+		from unnest($1::uuid[], $2::text[]) s(id, provider_id)
+		where e.id = s.id`, ids, providerIDs)
+	return err
 }
 
 // backoff is exponential with jitter: a random delay in [d/2, d) where d doubles per

@@ -2,13 +2,14 @@ package email
 
 import (
 	"context"
-	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/email/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
 const apiKey = "SG.test-key"
@@ -190,4 +191,29 @@ func TestOutboxStopIsIdempotentAndWaits(t *testing.T) {
 	eventually(t, "sent", func() bool { return f.row(t, "s").Status == "sent" })
 	o.Stop()
 	o.Stop()
+}
+
+// While the pipeline is behind, the sender yields between claims but still sends
+// every email; when it is not, it never waits.
+func TestOutboxYieldsToABackloggedPipelineWithoutStarving(t *testing.T) {
+	t.Parallel()
+	for _, behind := range []bool{true, false} {
+		f := newFixture(t)
+		fake := sendgridfake.New(apiKey)
+		defer fake.Close()
+		for i := 0; i < 5; i++ {
+			f.queueOne(t, fmt.Sprintf("y:%v:%d", behind, i))
+		}
+		o := startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4),
+			OutboxOptions{Concurrency: 2, Yield: func() bool { return behind }, YieldPause: 20 * time.Millisecond})
+		eventually(t, "every email sent", func() bool { return len(fake.Accepted()) == 5 })
+		for i := 0; i < 5; i++ {
+			require.Equal(t, "sent", f.row(t, fmt.Sprintf("y:%v:%d", behind, i)).Status)
+		}
+		if behind {
+			require.GreaterOrEqual(t, o.yields.Load(), int64(3), "5 emails two at a time take at least 3 claims, each after a pause")
+		} else {
+			require.Zero(t, o.yields.Load())
+		}
+	}
 }

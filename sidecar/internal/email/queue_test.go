@@ -256,8 +256,9 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	require.Equal(t, map[string]string{"x1:welcome:hu@example.com": "queued", "x2:approval:hu@example.com": "failed"}, got)
 }
 
-// The flood count is a range scan of the (lower(recipient_email), created_at) index,
-// not a scan of every email ever sent.
+// The flood count is a range scan of the (lower(recipient_email), created_at) index
+// for a recipient, and a lookup by talent for an admin's notices about one talent, not
+// a scan of every email ever sent.
 func TestQueueFloodCountUsesRecipientIndex(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -268,12 +269,73 @@ func TestQueueFloodCountUsesRecipientIndex(t *testing.T) {
 		  from generate_series(1, 20000) i;
 		analyze email_notifications`)
 	require.NoError(t, err)
-	rows, err := f.pool.Query(ctx, `explain `+countSQL, []int{3600}, []string{"user1@example.com", "USER2@example.com"})
+	rows, err := f.pool.Query(ctx, `explain `+countSQL, []int{3600}, []string{"user1@example.com", "USER2@example.com"},
+		[]string{"user3@example.com"}, []string{"00000000-0000-0000-0000-000000000001"})
 	require.NoError(t, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	plan := strings.Join(lines, "\n")
 	t.Log(plan)
 	require.Contains(t, plan, "email_notifications_recipient_created_idx", plan)
+	require.Contains(t, plan, "email_notifications_talent_profile_idx", plan)
 	require.NotContains(t, plan, "Seq Scan on email_notifications", plan)
+}
+
+// An admin's notices are limited per talent, and so locked per talent: two
+// instances queueing notices about different talents do not wait for each other,
+// while a notice about the same talent waits and counts the first.
+func TestQueueAdminNoticesLockPerTalent(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 1, admin_recipients = '{ops@example.com}'`)
+	require.NoError(t, err)
+	require.NoError(t, f.live.Load(ctx))
+	a := f.newTalent(t, "Ka", "ka@example.com")
+	b := f.newTalent(t, "Lu", "lu@example.com")
+
+	txA, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer txA.Rollback(ctx)
+	require.NoError(t, f.queue.Handle(ctx, txA, statusEvent(t, f, a, "draft", "submitted", "k1")))
+	require.NoError(t, f.queue.Flush(ctx, txA))
+
+	// Another talent's submission, from another instance, commits while txA is open.
+	other := NewQueuer(f.live, testlog.New(t))
+	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, pgx.BeginFunc(octx, f.pool, func(tx pgx.Tx) error {
+		if err := other.Handle(octx, tx, statusEvent(t, f, b, "draft", "submitted", "l1")); err != nil {
+			return err
+		}
+		return other.Flush(octx, tx)
+	}), "a notice about another talent must not wait for txA's locks")
+
+	// The same talent again: waits for txA, then counts its notice.
+	done := make(chan error, 1)
+	go func() {
+		done <- pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+			if err := other.Handle(ctx, tx, statusEvent(t, f, a, "draft", "submitted", "k2")); err != nil {
+				return err
+			}
+			return other.Flush(ctx, tx)
+		})
+	}()
+	require.Eventually(t, func() bool {
+		var waiting bool
+		err := f.pool.QueryRow(ctx, `select exists (select 1 from pg_locks where locktype = 'advisory' and not granted)`).Scan(&waiting)
+		return err == nil && waiting
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, txA.Commit(ctx))
+	require.NoError(t, <-done)
+
+	got := map[string]string{}
+	for _, n := range f.notifications(t) {
+		got[n.Key] = n.Status
+	}
+	require.Equal(t, map[string]string{
+		"k1:welcome:ka@example.com": "queued", "k1:admin_new_submission:ops@example.com": "queued",
+		"l1:welcome:lu@example.com": "queued", "l1:admin_new_submission:ops@example.com": "queued",
+		"k2:welcome:ka@example.com": "failed", "k2:admin_new_submission:ops@example.com": "failed",
+	}, got)
 }

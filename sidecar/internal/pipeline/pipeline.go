@@ -211,6 +211,16 @@ func (p *Pipeline) Apply(ctx context.Context, ev *change.Event) Result {
 	}
 }
 
+// Backlogged reports whether at least a full batch of events is waiting to be
+// applied: the pipeline is catching up, not keeping up.
+func (p *Pipeline) Backlogged() bool {
+	n := len(p.queue)
+	for _, w := range p.workers {
+		n += len(w.queue)
+	}
+	return n >= p.cfg.BatchSize
+}
+
 var errStopped = errors.New("pipeline stopped")
 
 func (p *Pipeline) enqueue(ctx context.Context, it item) error {

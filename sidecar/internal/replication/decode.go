@@ -37,8 +37,11 @@ func (d *decoder) relation(id uint32) (*pglogrepl.RelationMessage, error) {
 }
 
 // row decodes one tuple. Unchanged TOASTed values ('u') are taken from fallback (the
-// old row, complete under REPLICA IDENTITY FULL) so the new row is always whole.
-func (d *decoder) row(rel *pglogrepl.RelationMessage, tuple *pglogrepl.TupleData, fallback change.Row) (change.Row, error) {
+// old row, complete under REPLICA IDENTITY FULL) so the new row is always whole. A
+// value whose text equals the old tuple's (oldTuple, decoded as fallback) is not
+// decoded again: an update changes a few columns, and the rest are shared with the
+// old row (rows are read-only once decoded).
+func (d *decoder) row(rel *pglogrepl.RelationMessage, tuple *pglogrepl.TupleData, fallback change.Row, oldTuple *pglogrepl.TupleData) (change.Row, error) {
 	if tuple == nil {
 		return nil, nil
 	}
@@ -56,6 +59,12 @@ func (d *decoder) row(rel *pglogrepl.RelationMessage, tuple *pglogrepl.TupleData
 				row[name] = fallback[name]
 			}
 		case pglogrepl.TupleDataTypeText:
+			if oldTuple != nil && i < len(oldTuple.Columns) {
+				if o := oldTuple.Columns[i]; o.DataType == pglogrepl.TupleDataTypeText && bytes.Equal(o.Data, col.Data) {
+					row[name] = fallback[name]
+					continue
+				}
+			}
 			v, err := d.value(rel.Columns[i].DataType, col.Data)
 			if err != nil {
 				return nil, fmt.Errorf("decoding %s.%s.%s: %w", rel.Namespace, rel.RelationName, name, err)

@@ -319,10 +319,10 @@ func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, op cha
 		Source: change.SourceReplication, Schema: rel.Namespace, Table: rel.RelationName, Op: op,
 		CommitLSN: txn.commitLSN, CommitTime: txn.commitTime,
 	}
-	if ev.Old, err = dec.row(rel, oldT, nil); err != nil {
+	if ev.Old, err = dec.row(rel, oldT, nil, nil); err != nil {
 		return err
 	}
-	if ev.New, err = dec.row(rel, newT, ev.Old); err != nil {
+	if ev.New, err = dec.row(rel, newT, ev.Old, oldT); err != nil {
 		return err
 	}
 	if op == change.Update && ev.Old == nil {
