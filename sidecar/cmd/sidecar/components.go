@@ -34,7 +34,10 @@ type components struct {
 // extraComponents builds the email and media-guard parts. The email configuration is
 // loaded before the pipeline starts so the first status change already renders with
 // the admins' templates.
-func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, reg *prometheus.Registry, log *slog.Logger) (components, error) {
+//
+// behind reports whether the change pipeline is catching up with a backlog; the
+// outbox then yields to it.
+func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool, reg *prometheus.Registry, log *slog.Logger, behind func() bool) (components, error) {
 	live := email.NewLive(pool, log)
 	if err := live.Load(ctx); err != nil {
 		return components{}, fmt.Errorf("loading email configuration: %w", err)
@@ -44,7 +47,9 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 	if err != nil {
 		return components{}, fmt.Errorf("building email provider: %w", err)
 	}
-	outbox := email.NewOutbox(pool, provider, email.OutboxOptionsFrom(cfg), log)
+	opts := email.OutboxOptionsFrom(cfg)
+	opts.Yield = behind
+	outbox := email.NewOutbox(pool, provider, opts, log)
 
 	events, err := email.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
 	if err != nil {

@@ -86,7 +86,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	extra, err := extraComponents(ctx, cfg, pool, reg, log)
+	// The outbox starts after the pipeline is built and asks it whether it is behind.
+	var pipe *pipeline.Pipeline
+	extra, err := extraComponents(ctx, cfg, pool, reg, log, func() bool { return pipe.Backlogged() })
 	if err != nil {
 		return fmt.Errorf("building components: %w", err)
 	}
@@ -98,7 +100,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	// The pipeline outlives the root context so that a webhook in flight during
 	// shutdown still gets its commit; it is stopped explicitly, last.
-	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
+	pipe = pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
 		pool, handlers, partition, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
