@@ -231,16 +231,26 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	require.NoError(t, f.queue.Handle(ctx, txA, statusEvent(t, f, id, "draft", "submitted", "x1")))
 	require.NoError(t, f.queue.Flush(ctx, txA))
 
+	// The second instance waits on the lock until the first commits.
+	waitsFor(t, f, txA, other, statusEvent(t, f, id, "submitted", "approved", "x2"))
+	require.Equal(t, map[string]string{"x1:welcome:hu@example.com": "queued", "x2:approval:hu@example.com": "failed"},
+		f.statuses(t))
+}
+
+// waitsFor queues ev with q in its own transaction, checks that it waits on a flood
+// lock held by txA, commits txA and waits for ev's transaction to commit.
+func waitsFor(t *testing.T, f *fixture, txA pgx.Tx, q *Queuer, ev *change.Event) {
+	t.Helper()
+	ctx := context.Background()
 	done := make(chan error, 1)
 	go func() {
 		done <- pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-			if err := other.Handle(ctx, tx, statusEvent(t, f, id, "submitted", "approved", "x2")); err != nil {
+			if err := q.Handle(ctx, tx, ev); err != nil {
 				return err
 			}
-			return other.Flush(ctx, tx)
+			return q.Flush(ctx, tx)
 		})
 	}()
-	// The second instance waits on the lock until the first commits.
 	require.Eventually(t, func() bool {
 		var waiting bool
 		err := f.pool.QueryRow(ctx, `select exists (select 1 from pg_locks where locktype = 'advisory' and not granted)`).Scan(&waiting)
@@ -248,12 +258,15 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	}, 10*time.Second, 10*time.Millisecond)
 	require.NoError(t, txA.Commit(ctx))
 	require.NoError(t, <-done)
+}
 
+// statuses maps each email's key to its status.
+func (f *fixture) statuses(t testing.TB) map[string]string {
 	got := map[string]string{}
 	for _, n := range f.notifications(t) {
 		got[n.Key] = n.Status
 	}
-	require.Equal(t, map[string]string{"x1:welcome:hu@example.com": "queued", "x2:approval:hu@example.com": "failed"}, got)
+	return got
 }
 
 // The flood count is a range scan of the (lower(recipient_email), created_at) index
@@ -312,30 +325,10 @@ func TestQueueAdminNoticesLockPerTalent(t *testing.T) {
 	}), "a notice about another talent must not wait for txA's locks")
 
 	// The same talent again: waits for txA, then counts its notice.
-	done := make(chan error, 1)
-	go func() {
-		done <- pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-			if err := other.Handle(ctx, tx, statusEvent(t, f, a, "draft", "submitted", "k2")); err != nil {
-				return err
-			}
-			return other.Flush(ctx, tx)
-		})
-	}()
-	require.Eventually(t, func() bool {
-		var waiting bool
-		err := f.pool.QueryRow(ctx, `select exists (select 1 from pg_locks where locktype = 'advisory' and not granted)`).Scan(&waiting)
-		return err == nil && waiting
-	}, 10*time.Second, 10*time.Millisecond)
-	require.NoError(t, txA.Commit(ctx))
-	require.NoError(t, <-done)
-
-	got := map[string]string{}
-	for _, n := range f.notifications(t) {
-		got[n.Key] = n.Status
-	}
+	waitsFor(t, f, txA, other, statusEvent(t, f, a, "draft", "submitted", "k2"))
 	require.Equal(t, map[string]string{
 		"k1:welcome:ka@example.com": "queued", "k1:admin_new_submission:ops@example.com": "queued",
 		"l1:welcome:lu@example.com": "queued", "l1:admin_new_submission:ops@example.com": "queued",
 		"k2:welcome:ka@example.com": "failed", "k2:admin_new_submission:ops@example.com": "failed",
-	}, got)
+	}, f.statuses(t))
 }
