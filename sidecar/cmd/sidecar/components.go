@@ -49,6 +49,7 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 	}
 	opts := email.OutboxOptionsFrom(cfg)
 	opts.Yield = behind
+	opts.Render = live.RenderStored
 	outbox := email.NewOutbox(pool, provider, opts, log)
 
 	events, err := email.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)

@@ -117,15 +117,29 @@ type notification struct {
 	Attempts                                              int
 }
 
+// notifications lists the emails, each with its subject and bodies as the outbox
+// would render them now (a queued row stores only its template variables).
 func (f *fixture) notifications(t testing.TB) []notification {
 	t.Helper()
-	rows, err := f.pool.Query(context.Background(), `select email_type, recipient_email, subject, content, coalesce(text_content,''),
-		status, coalesce(last_error,''), idempotency_key, attempts from email_notifications order by created_at, email_type, recipient_email`)
+	rows, err := f.pool.Query(context.Background(), `select email_type, recipient_email, coalesce(subject, ''),
+		coalesce(content, ''), coalesce(text_content,''), status, coalesce(last_error,''), idempotency_key, attempts,
+		case when content is null then template_vars::text end
+		from email_notifications order by created_at, email_type, recipient_email`)
 	require.NoError(t, err)
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (notification, error) {
 		var n notification
-		err := r.Scan(&n.Type, &n.To, &n.Subject, &n.HTML, &n.Text, &n.Status, &n.LastError, &n.Key, &n.Attempts)
-		return n, err
+		var vars *string
+		if err := r.Scan(&n.Type, &n.To, &n.Subject, &n.HTML, &n.Text, &n.Status, &n.LastError, &n.Key, &n.Attempts, &vars); err != nil {
+			return n, err
+		}
+		if vars != nil {
+			rendered, err := f.live.RenderStored(n.Type, []byte(*vars))
+			if err != nil {
+				return n, err
+			}
+			n.Subject, n.HTML, n.Text = rendered.Subject, rendered.HTML, rendered.Text
+		}
+		return n, nil
 	})
 	require.NoError(t, err)
 	return out

@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -75,6 +76,25 @@ func NewLive(pool *pgxpool.Pool, log *slog.Logger) *Live {
 
 // Current returns the configuration in force.
 func (l *Live) Current() *Config { return l.cur.Load() }
+
+// RenderStored renders a queued email (its template name and the template_vars the
+// Queuer stored) with the templates in force now: emails are rendered when sent.
+func (l *Live) RenderStored(tpl string, vars []byte) (Rendered, error) {
+	return l.Current().RenderStored(tpl, vars)
+}
+
+// RenderStored renders template tpl with variables stored as JSON.
+func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
+	var v Vars
+	if err := json.Unmarshal(vars, &v); err != nil {
+		return Rendered{}, fmt.Errorf("template %s: reading template_vars: %w", tpl, err)
+	}
+	t := c.Templates[tpl]
+	if t == nil {
+		return Rendered{}, fmt.Errorf("template %s has no valid version (see email_templates.apply_error)", tpl)
+	}
+	return t.Render(v)
+}
 
 // settingsColumns is what Load and Preview read of email_settings, in the order of
 // Settings.scanTargets.

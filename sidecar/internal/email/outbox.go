@@ -35,6 +35,10 @@ type OutboxOptions struct {
 	// keep moving, slower, and catch up once the pipeline has.
 	Yield      func() bool
 	YieldPause time.Duration // 100ms
+	// Render renders a queued row that has no content yet from its template name and
+	// template_vars (Live.RenderStored). Rows queued by the sidecar need it; a row
+	// that carries its content is sent as it is.
+	Render func(tpl string, vars []byte) (Rendered, error)
 }
 
 // OutboxOptionsFrom reads the EMAIL_* settings.
@@ -96,8 +100,9 @@ type Outbox struct {
 // sentEmail is a successful send waiting to be recorded; recorded is closed once
 // the row says sent (or the write failed and was logged).
 type sentEmail struct {
-	id, providerID string
-	recorded       chan struct{}
+	c          claimed
+	providerID string
+	recorded   chan struct{}
 }
 
 // NewOutbox returns a stopped sender.
@@ -186,6 +191,8 @@ type claimed struct {
 	id       string
 	attempts int
 	msg      Message
+	vars     []byte // template_vars, when the row has no content yet
+	rendered bool   // msg's subject and bodies were rendered here: record them
 }
 
 func (o *Outbox) run(ctx context.Context) {
@@ -268,9 +275,10 @@ func (o *Outbox) claim(ctx context.Context, n int) ([]claimed, error) {
 		update public.email_notifications e
 		set attempts = e.attempts + 1, next_attempt_at = now() + $2::interval, updated_at = now()
 		from due where e.id = due.id
-		returning e.id::text, e.attempts, e.email_type, e.recipient_email, e.subject, e.content,
-			coalesce(e.text_content, ''), e.idempotency_key, coalesce(e.from_email, ''),
-			coalesce(e.from_name, ''), coalesce(e.reply_to, '')`, n, o.opts.Lease)
+		returning e.id::text, e.attempts, e.email_type, e.recipient_email, coalesce(e.subject, ''),
+			coalesce(e.content, ''), coalesce(e.text_content, ''), e.idempotency_key, coalesce(e.from_email, ''),
+			coalesce(e.from_name, ''), coalesce(e.reply_to, ''),
+			case when e.content is null then e.template_vars::text end`, n, o.opts.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("claiming emails: %w", err)
 	}
@@ -279,9 +287,13 @@ func (o *Outbox) claim(ctx context.Context, n int) ([]claimed, error) {
 	for rows.Next() {
 		var c claimed
 		m := &c.msg
+		var vars *string
 		if err := rows.Scan(&c.id, &c.attempts, &m.Type, &m.To, &m.Subject, &m.HTML, &m.Text,
-			&m.IdempotencyKey, &m.FromEmail, &m.FromName, &m.ReplyTo); err != nil {
+			&m.IdempotencyKey, &m.FromEmail, &m.FromName, &m.ReplyTo, &vars); err != nil {
 			return nil, fmt.Errorf("claiming emails: %w", err)
+		}
+		if vars != nil {
+			c.vars = []byte(*vars)
 		}
 		out = append(out, c)
 	}
@@ -292,6 +304,18 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 	if c.msg.FromEmail == "" {
 		o.record(ctx, c, "", permanent(errors.New("row has no sender (from_email); it was not queued by the sidecar")))
 		return
+	}
+	if c.vars != nil {
+		if o.opts.Render == nil {
+			o.record(ctx, c, "", permanent(errors.New("row has no content and this sender cannot render")))
+			return
+		}
+		r, err := o.opts.Render(c.msg.Type, c.vars)
+		if err != nil {
+			o.record(ctx, c, "", permanent(fmt.Errorf("rendering failed: %w", err)))
+			return
+		}
+		c.msg.Subject, c.msg.HTML, c.msg.Text, c.rendered = r.Subject, r.HTML, r.Text, true
 	}
 	sctx, cancel := context.WithTimeout(ctx, o.opts.SendTimeout)
 	id, err := o.provider.Mail(sctx, &c.msg)
@@ -308,12 +332,12 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 	var err error
 	switch {
 	case sendErr == nil && o.sent != nil:
-		e := sentEmail{id: c.id, providerID: providerID, recorded: make(chan struct{})}
+		e := sentEmail{c: c, providerID: providerID, recorded: make(chan struct{})}
 		o.sent <- e
 		<-e.recorded
 		return
 	case sendErr == nil:
-		err = o.recordSent(ctx, []string{c.id}, []string{providerID})
+		err = o.recordSent(ctx, []sentEmail{{c: c, providerID: providerID}})
 	default:
 		perm, retryAt := classify(sendErr)
 		msg := sendErr.Error()
@@ -366,11 +390,7 @@ func (o *Outbox) recorder(ctx context.Context) {
 				break more
 			}
 		}
-		ids, providerIDs := make([]string, len(batch)), make([]string, len(batch))
-		for i, e := range batch {
-			ids[i], providerIDs[i] = e.id, e.providerID
-		}
-		if err := o.recordSent(ctx, ids, providerIDs); err != nil {
+		if err := o.recordSent(ctx, batch); err != nil {
 			// The leases expire and the rows are claimed again: at worst one repeat each.
 			o.log.Error("recording sent emails", "emails", len(batch), "error", err)
 		}
@@ -380,15 +400,27 @@ func (o *Outbox) recorder(ctx context.Context) {
 	}
 }
 
-// recordSent marks rows sent with their provider ids. A row the event webhook
-// already moved to delivered or bounced keeps that status.
-func (o *Outbox) recordSent(ctx context.Context, ids, providerIDs []string) error {
+// recordSent marks rows sent with their provider ids and, for rows rendered here,
+// what was sent. A row the event webhook already moved to delivered or bounced keeps
+// that status.
+func (o *Outbox) recordSent(ctx context.Context, batch []sentEmail) error {
+	n := len(batch)
+	ids, providerIDs := make([]string, n), make([]string, n)
+	subjects, htmls, texts := make([]*string, n), make([]*string, n), make([]*string, n)
+	for i, e := range batch {
+		ids[i], providerIDs[i] = e.c.id, e.providerID
+		if e.c.rendered {
+			subjects[i], htmls[i], texts[i] = &e.c.msg.Subject, &e.c.msg.HTML, &e.c.msg.Text
+		}
+	}
 	_, err := o.pool.Exec(ctx, `update public.email_notifications e
 		set status = case when e.status in ('queued', 'failed') then 'sent' else e.status end,
 			provider_message_id = coalesce(e.provider_message_id, s.provider_id), sent_at = coalesce(e.sent_at, now()),
+			subject = coalesce(e.subject, s.subject), content = coalesce(e.content, s.html),
+			text_content = coalesce(e.text_content, s.txt),
 			last_error = null, updated_at = now()
-		from unnest($1::uuid[], $2::text[]) s(id, provider_id)
-		where e.id = s.id`, ids, providerIDs)
+		from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) s(id, provider_id, subject, html, txt)
+		where e.id = s.id`, ids, providerIDs, subjects, htmls, texts)
 	return err
 }
 

@@ -217,3 +217,46 @@ func TestOutboxYieldsToABackloggedPipelineWithoutStarving(t *testing.T) {
 		}
 	}
 }
+
+// A row the Queuer wrote carries template variables, not content: the sender renders
+// it with the templates in force, sends that, and records what it sent. Variables
+// that cannot be rendered fail the row for good, with the reason.
+func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	fake := sendgridfake.New(apiKey)
+	defer fake.Close()
+	queue := func(key, tpl, vars string) {
+		_, err := f.pool.Exec(ctx, `insert into email_notifications
+			(email_type, recipient_email, template_vars, idempotency_key, from_email, from_name)
+			values ($1, 'ana@example.com', $2::jsonb, $3, 'talent@example.com', 'Northlight')`, tpl, vars, key)
+		require.NoError(t, err)
+	}
+	queue("r:ok", "approval", `{"TalentName":"Ana <b>Lima</b>","PortalURL":"https://portal.example.com","CompanyName":"Northlight"}`)
+	queue("r:bad", "approval", `["not", "an", "object"]`)
+
+	_, err := f.pool.Exec(ctx, `insert into email_notifications (email_type, recipient_email, idempotency_key, from_email)
+		values ('approval', 'x@example.com', 'r:empty', 'talent@example.com')`)
+	require.ErrorContains(t, err, "email_notifications_renderable", "a row needs content or variables")
+
+	startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Render: f.live.RenderStored})
+	eventually(t, "both rows final", func() bool {
+		return f.row(t, "r:ok").Status != "queued" && f.row(t, "r:bad").Status != "queued"
+	})
+
+	require.Equal(t, "sent", f.row(t, "r:ok").Status)
+	acc := fake.Accepted()
+	require.Len(t, acc, 1)
+	require.Contains(t, acc[0].HTML, "Ana &lt;b&gt;Lima&lt;/b&gt;")
+	require.Contains(t, acc[0].Text, "Ana <b>Lima</b>")
+	var subject, html, text string
+	require.NoError(t, f.pool.QueryRow(ctx, `select subject, content, text_content from email_notifications
+		where idempotency_key = 'r:ok'`).Scan(&subject, &html, &text))
+	require.Equal(t, []string{acc[0].Subject, acc[0].HTML, acc[0].Text}, []string{subject, html, text},
+		"the row records what was sent")
+
+	bad := f.row(t, "r:bad")
+	require.Equal(t, "failed", bad.Status)
+	require.Contains(t, bad.LastError, "rendering failed: template approval: reading template_vars")
+}

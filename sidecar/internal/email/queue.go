@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -14,14 +15,16 @@ import (
 
 // Queuer is the change.Handler that queues the emails of a talent status change
 // (DESIGN.md state machine) into email_notifications, in the pipeline's transaction,
-// rendered with the configuration in force. Each row's idempotency key is
-// ev.Key:template:recipient, so the same change handled twice queues nothing more.
+// with the settings in force and the template variables of the changed row; the
+// outbox renders them when it sends (see migration email_render_at_send). Each row's
+// idempotency key is ev.Key:template:recipient, so the same change handled twice
+// queues nothing more.
 //
 // Rows that are not to be sent are still recorded, with status failed and a
 // last_error saying why: "suppressed: …" when email or the template is switched off,
 // "held back: …" when the recipient reached the per-recipient limit.
 //
-// Handle only decides and renders; the rows are written by Flush, once per batch
+// Handle only decides; the rows are written by Flush, once per batch
 // (the pipeline's Batcher), because a lock, a count, an insert and a notify per email
 // cost four round trips each and made a backlog drain 30 times slower. Like the
 // pipeline, a Queuer serves one worker at a time (Handle…, then Flush or Discard).
@@ -38,7 +41,7 @@ type candidate struct {
 	// floodScope, when set, narrows flood control to emails about that talent.
 	floodScope  string
 	status, why string
-	r           Rendered
+	vars        []byte // Vars as JSON
 	// The settings in force when Handle ran.
 	fromEmail, fromName, replyTo string
 	limit, windowSecs            int
@@ -92,49 +95,45 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 		return fmt.Errorf("queueing %s email: no valid email_settings applied", tpl)
 	}
 	v := varsFor(ev.New, from, to, cfg.Settings)
+	vars, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("queueing %s email: %w", tpl, err)
+	}
 	talentID := ev.New.Str("id")
 
 	if v.TalentEmail == "" {
 		q.log.Warn("talent has no email address; nothing to send", "talent", talentID, "template", tpl)
 	} else {
-		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, v, ""))
+		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, vars, ""))
 	}
 	if tpl == Welcome {
 		for _, admin := range cfg.Settings.AdminRecipients {
-			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, v, talentID))
+			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, vars, talentID))
 		}
 	}
 	return nil
 }
 
-// candidate renders one email. floodScope, when set, narrows flood control to emails
+// candidate decides one email. floodScope, when set, narrows flood control to emails
 // about that talent (admin notices: an admin receives one per submission and must not
 // lose them to a busy day).
-func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, v Vars, floodScope string) candidate {
+func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []byte, floodScope string) candidate {
 	s := cfg.Settings
 	c := candidate{
 		key: key + ":" + tpl + ":" + strings.ToLower(to), tpl: tpl, talentID: talentID, to: to,
-		floodScope: floodScope, status: "queued",
+		floodScope: floodScope, status: "queued", vars: vars,
 		fromEmail: s.FromEmail, fromName: s.FromName, replyTo: s.ReplyTo,
 		limit: s.Limit, windowSecs: s.WindowSeconds,
 	}
 	t := cfg.Templates[tpl]
-	if t == nil {
-		c.status, c.why = "failed", "suppressed: template "+tpl+" has no valid version (see email_templates.apply_error)"
-		c.r = Rendered{Subject: "(" + tpl + ")", HTML: "-", Text: "-"}
-		return c
-	}
-	r, err := t.Render(v)
 	switch {
-	case err != nil:
-		c.status, c.why = "failed", "suppressed: rendering failed: "+err.Error()
-		r = Rendered{Subject: "(" + tpl + ")", HTML: "-", Text: "-"}
+	case t == nil:
+		c.status, c.why = "failed", "suppressed: template "+tpl+" has no valid version (see email_templates.apply_error)"
 	case !s.Enabled:
 		c.status, c.why = "failed", "suppressed: email is switched off in email_settings"
 	case !t.Enabled:
 		c.status, c.why = "failed", "suppressed: template "+tpl+" is disabled"
 	}
-	c.r = r
 	return c
 }
 
@@ -199,18 +198,18 @@ select w.secs, p.l, p.talent, c.n
 const insertSQL = `
 with ins as (
   insert into public.email_notifications
-    (talent_profile_id, email_type, recipient_email, subject, content, text_content, status, last_error,
+    (talent_profile_id, email_type, recipient_email, template_vars, status, last_error,
      idempotency_key, from_email, from_name, reply_to)
-  select r.talent_id::uuid, r.tpl, r.recipient, r.subject, r.html, r.txt, r.status, r.why,
+  select r.talent_id::uuid, r.tpl, r.recipient, r.vars::jsonb, r.status, r.why,
          r.key, r.from_email, r.from_name, r.reply_to
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-           with ordinality as r(talent_id, tpl, recipient, subject, html, txt, status, why,
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                $7::text[], $8::text[], $9::text[], $10::text[])
+           with ordinality as r(talent_id, tpl, recipient, vars, status, why,
                                 key, from_email, from_name, reply_to, n)
    order by r.n
   on conflict (idempotency_key) do nothing
   returning status)
-select pg_notify($13, '') from (select 1 from ins where status = 'queued' limit 1) q`
+select pg_notify($11, '') from (select 1 from ins where status = 'queued' limit 1) q`
 
 // countKey names a flood count: a recipient's (lowercased by Postgres) emails within
 // a window, about one talent or, with talent "", about anyone.
@@ -262,7 +261,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	}
 
 	n := len(rows)
-	talent, tpl, to, subject, html, text := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	talent, tpl, to, vars := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	status, why, key, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
 	for _, c := range rows {
 		if exists[c.key] {
@@ -287,9 +286,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		talent = append(talent, opt(c.talentID))
 		tpl = append(tpl, c.tpl)
 		to = append(to, c.to)
-		subject = append(subject, c.r.Subject)
-		html = append(html, c.r.HTML)
-		text = append(text, c.r.Text)
+		vars = append(vars, string(c.vars))
 		status = append(status, c.status)
 		why = append(why, opt(c.why))
 		key = append(key, c.key)
@@ -300,7 +297,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	if len(key) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, insertSQL, talent, tpl, to, subject, html, text, status, why, key,
+	if _, err := tx.Exec(ctx, insertSQL, talent, tpl, to, vars, status, why, key,
 		fromEmail, fromName, replyTo, NotifyChannel); err != nil {
 		return fmt.Errorf("queueing %d emails: %w", len(key), err)
 	}
