@@ -331,13 +331,12 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendErr error) {
 	var err error
 	switch {
-	case sendErr == nil && o.sent != nil:
+	case sendErr == nil:
+		// Sends are recorded by run's recorder, in batches.
 		e := sentEmail{c: c, providerID: providerID, recorded: make(chan struct{})}
 		o.sent <- e
 		<-e.recorded
 		return
-	case sendErr == nil:
-		err = o.recordSent(ctx, []sentEmail{{c: c, providerID: providerID}})
 	default:
 		perm, retryAt := classify(sendErr)
 		msg := sendErr.Error()

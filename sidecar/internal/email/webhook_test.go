@@ -135,7 +135,7 @@ func TestEventWebhook(t *testing.T) {
 		o := NewOutbox(f.pool, nil, OutboxOptions{}, testlog.New(t))
 		var id string
 		require.NoError(t, f.pool.QueryRow(ctx, `select id::text from email_notifications where idempotency_key='k2'`).Scan(&id))
-		o.record(ctx, claimed{id: id, attempts: 1}, "msgTWO", nil)
+		require.NoError(t, o.recordSent(ctx, []sentEmail{{c: claimed{id: id, attempts: 1}, providerID: "msgTWO"}}))
 		st, _ = status("k2")
 		require.Equal(t, "bounced", st)
 	})

@@ -58,8 +58,12 @@ type item struct {
 	mark uint64 // non-zero: end LSN of a replication transaction, no event
 	done chan Result
 	// synced, when set, is signalled once everything the worker was given before
-	// this item has committed (a barrier waits for it); it ends the worker's batch.
+	// this item has committed (a barrier waits for it).
 	synced chan<- struct{}
+	// endsBatch makes the worker commit at this item instead of waiting for more:
+	// set on a barrier's sync items and on the barrier event itself, for which the
+	// dispatcher holds everything else back.
+	endsBatch bool
 }
 
 // Config bounds batches and sets the parallelism.
@@ -71,7 +75,8 @@ type Config struct {
 }
 
 // Route names an event's partition: events of one partition are applied by one
-// worker, in the order submitted. "" makes the event a barrier.
+// worker, in the order submitted. "" makes the event a barrier, with one worker as
+// with several.
 type Route func(ev *change.Event) string
 
 // Pipeline is started once and stopped once; Submit and Mark are safe from any goroutine.
@@ -113,13 +118,16 @@ type worker struct {
 
 // New builds a pipeline. handlers is called once per worker for that worker's
 // handlers, which are called in order for every event; route partitions events
-// (nil: a single partition).
+// (nil: one partition, no barriers, one worker).
 func New(cfg Config, pool *pgxpool.Pool, handlers func() []change.Handler, route Route, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
 	if cfg.Workers <= 0 || route == nil {
 		cfg.Workers = 1
+	}
+	if route == nil {
+		route = func(*change.Event) string { return "all" }
 	}
 	p := &Pipeline{
 		cfg: cfg, pool: pool, route: route, log: log.With("component", "pipeline"),
@@ -252,8 +260,6 @@ func (p *Pipeline) dispatch(ctx context.Context) {
 			for _, w := range p.workers {
 				ok = ok && w.give(ctx, it)
 			}
-		case n == 1:
-			ok = p.workers[0].give(ctx, it)
 		default:
 			if key := p.route(it.ev); key == "" {
 				ok = p.barrier(ctx, it)
@@ -277,7 +283,7 @@ func (p *Pipeline) dispatch(ctx context.Context) {
 func (p *Pipeline) barrier(ctx context.Context, it item) bool {
 	synced := make(chan struct{}, len(p.workers))
 	for _, w := range p.workers {
-		if !w.give(ctx, item{synced: synced}) {
+		if !w.give(ctx, item{synced: synced, endsBatch: true}) {
 			return false
 		}
 	}
@@ -289,7 +295,7 @@ func (p *Pipeline) barrier(ctx context.Context, it item) bool {
 		}
 	}
 	done := make(chan Result, 1)
-	if !p.workers[0].give(ctx, item{ev: it.ev, done: done, synced: synced}) {
+	if !p.workers[0].give(ctx, item{ev: it.ev, done: done, endsBatch: true}) {
 		return false
 	}
 	var r Result
@@ -336,12 +342,12 @@ func (w *worker) run(ctx context.Context) {
 }
 
 // fill collects more items until the batch holds BatchSize events or BatchWait has
-// passed since the first one arrived, or a sync item ends it. Marks do not count:
-// they cost nothing.
+// passed since the first one arrived, or an item ends it. Marks do not count: they
+// cost nothing.
 func (w *worker) fill(ctx context.Context, batch []item) []item {
 	n := 0
 	for _, it := range batch {
-		if it.synced != nil {
+		if it.endsBatch {
 			return batch
 		}
 		if it.ev != nil {
@@ -353,7 +359,7 @@ func (w *worker) fill(ctx context.Context, batch []item) []item {
 		if it.ev != nil {
 			n++
 		}
-		return it.synced == nil
+		return !it.endsBatch
 	}
 	var timer <-chan time.Time
 	for n < w.p.cfg.BatchSize {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,29 +83,66 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.Equal(t, 2, n)
 }
 
-// sequencer records each event's key with a database-assigned order, and stalls the
-// events of the slow partition so the workers fall out of step.
-type sequencer struct{}
+// config stands for the email configuration (email.Live): a barrier event is a
+// change to it, validated in the batch's transaction and published only once that
+// batch has committed (change.Committer). It is shared by every worker, as Live is.
+type config struct {
+	mu           sync.Mutex
+	pending, cur string
+}
 
-func (sequencer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	if ev.New.Str("id") == "slow" {
+func (c *config) Committed(context.Context) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pending != "" {
+		c.cur, c.pending = c.pending, ""
+	}
+}
+
+// sequencer records each event's key with a database-assigned order and the
+// configuration in force when it was handled; a barrier event stages a new
+// configuration. It stalls the slow partition's events so the workers fall out of
+// step.
+type sequencer struct{ cfg *config }
+
+func (s sequencer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	part := ev.New.Str("id")
+	if part == "slow" {
 		time.Sleep(2 * time.Millisecond)
 	}
-	_, err := tx.Exec(ctx, `insert into scratch_seq (key, part) values ($1, $2)`, ev.Key, ev.New.Str("id"))
+	s.cfg.mu.Lock()
+	seen := s.cfg.cur
+	if part == "" {
+		s.cfg.pending = ev.Key
+	}
+	s.cfg.mu.Unlock()
+	_, err := tx.Exec(ctx, `insert into scratch_seq (key, part, seen) values ($1, $2, $3)`, ev.Key, part, seen)
 	return err
 }
 
-// TestWorkersKeepPartitionOrderBarriersAndMarks: with four workers, each partition's
-// events commit in the order submitted; a barrier event sees every event submitted
-// before it committed and none after; a mark is reported only once every event
-// submitted before it is committed.
+// Committed publishes what a committed barrier staged.
+func (s sequencer) Committed(ctx context.Context) { s.cfg.Committed(ctx) }
+
+// TestWorkersKeepPartitionOrderBarriersAndMarks, with one worker and with four:
+// each partition's events commit in the order submitted; a barrier event sees every
+// event submitted before it committed, and every event after it is handled with the
+// configuration it published; a mark is reported only once every event submitted
+// before it is committed.
 func TestWorkersKeepPartitionOrderBarriersAndMarks(t *testing.T) {
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("%d workers", workers), func(t *testing.T) { testWorkers(t, workers) })
+	}
+}
+
+func testWorkers(t *testing.T, workers int) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	_, err := db.Pool.Exec(ctx, `create table scratch_seq (n bigserial primary key, key text not null unique, part text not null)`)
+	_, err := db.Pool.Exec(ctx, `create table scratch_seq (n bigserial primary key, key text not null unique,
+		part text not null, seen text not null)`)
 	require.NoError(t, err)
 
 	route := func(ev *change.Event) string { return ev.New.Str("id") } // "" is a barrier
+	cfg := &config{}
 	var barrierSaw []int
 	barrier := handlerFunc(func(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 		if ev.New.Str("id") != "" {
@@ -117,8 +156,8 @@ func TestWorkersKeepPartitionOrderBarriersAndMarks(t *testing.T) {
 		barrierSaw = append(barrierSaw, n)
 		return nil
 	})
-	p := pipeline.New(pipeline.Config{BatchSize: 7, BatchWait: time.Millisecond, Workers: 4}, db.Pool,
-		func() []change.Handler { return []change.Handler{sequencer{}, barrier} }, route, testlog.New(t), nil)
+	p := pipeline.New(pipeline.Config{BatchSize: 7, BatchWait: time.Millisecond, Workers: workers}, db.Pool,
+		func() []change.Handler { return []change.Handler{sequencer{cfg}, barrier} }, route, testlog.New(t), nil)
 
 	type report struct {
 		lsn       uint64
@@ -160,9 +199,9 @@ func TestWorkersKeepPartitionOrderBarriersAndMarks(t *testing.T) {
 		}
 	}
 
-	rows, err := db.Pool.Query(ctx, `select key, part from scratch_seq order by n`)
+	rows, err := db.Pool.Query(ctx, `select key, part, seen from scratch_seq order by n`)
 	require.NoError(t, err)
-	type rec struct{ Key, Part string }
+	type rec struct{ Key, Part, Seen string }
 	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
 	require.NoError(t, err)
 	require.Len(t, got, 300)
@@ -178,6 +217,20 @@ func TestWorkersKeepPartitionOrderBarriersAndMarks(t *testing.T) {
 		if r.Part == "" {
 			require.Equal(t, []int{99, 199, 299}[i/100], i, "barrier %s committed at position %d", r.Key, i)
 		}
+	}
+	// Every event is handled with the configuration of the last barrier before it.
+	for _, r := range got {
+		var i int
+		_, err := fmt.Sscanf(r.Key[strings.LastIndex(r.Key, "-")+1:], "%d", &i)
+		require.NoError(t, err)
+		want := ""
+		if i > 99 {
+			want = fmt.Sprintf("barrier-%03d", (i+1)/100*100-1)
+			if i%100 == 99 {
+				want = fmt.Sprintf("barrier-%03d", i-100)
+			}
+		}
+		require.Equal(t, want, r.Seen, "event %s", r.Key)
 	}
 }
 
