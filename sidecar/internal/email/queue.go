@@ -168,9 +168,11 @@ select idempotency_key from public.email_notifications where idempotency_key = a
 // (one, unless the settings changed mid-batch): for a recipient whose limit covers
 // all their emails ($2, scope ”), all of them (one range scan of
 // email_notifications_recipient_created_idx); for a recipient limited per talent ($3
-// with the talent in $4: an admin's notices), only those about that talent (a lookup
-// of email_notifications_talent_profile_idx), so a busy admin's thousands of notices
-// are not read again for every batch.
+// with the talent in $4: an admin's notices), only those about that talent. The
+// second part looks up the talent's few emails (email_notifications_talent_profile_idx)
+// and matches the recipient in the aggregate: given the recipient as an index
+// condition, the planner cannot see that an admin's address is shared by thousands of
+// notices, and it chose the recipient index and read them all for every talent.
 const countSQL = `
 select w.secs, r.l, null::text, c.n
   from unnest($1::int[]) w(secs)
@@ -186,10 +188,9 @@ select w.secs, p.l, p.talent, c.n
   from unnest($1::int[]) w(secs)
  cross join (select distinct lower(x) as l, t as talent from unnest($3::text[], $4::text[]) u(x, t)) p
  cross join lateral (
-       select count(*) as n
+       select count(*) filter (where lower(e.recipient_email) = p.l) as n
          from public.email_notifications e
         where e.talent_profile_id = p.talent::uuid
-          and lower(e.recipient_email) = p.l
           and e.created_at > now() - make_interval(secs => w.secs)
           and e.status <> 'failed') c`
 
