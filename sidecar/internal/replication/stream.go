@@ -142,6 +142,10 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	}
 	pcfg.RuntimeParams["replication"] = "database"
 	pcfg.RuntimeParams["application_name"] = "talent_sidecar_replication"
+	// Instants then arrive in the one spelling the decoder respells without parsing
+	// (any other still decodes, more slowly).
+	pcfg.RuntimeParams["timezone"] = "UTC"
+	pcfg.RuntimeParams["datestyle"] = "ISO, MDY"
 	conn, err := pgconn.ConnectConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("connecting for replication: %w", err)
@@ -278,6 +282,13 @@ type txnState struct {
 }
 
 func (s *Stream) handle(ctx context.Context, dec *decoder, txn *txnState, p *position, data []byte) error {
+	if len(data) > 0 && (data[0] == 'I' || data[0] == 'U' || data[0] == 'D') {
+		m, err := dec.parseRowMessage(data)
+		if err != nil {
+			return err
+		}
+		return s.submit(ctx, dec, txn, m)
+	}
 	m, err := pglogrepl.Parse(data)
 	if err != nil {
 		return fmt.Errorf("parsing pgoutput message: %w", err)
@@ -300,18 +311,13 @@ func (s *Stream) handle(ctx context.Context, dec *decoder, txn *txnState, p *pos
 			return fmt.Errorf("marking end of transaction: %w", err)
 		}
 		p.submitted = end
-	case *pglogrepl.InsertMessage:
-		return s.submit(ctx, dec, txn, change.Insert, m.RelationID, m.Tuple, nil)
-	case *pglogrepl.UpdateMessage:
-		return s.submit(ctx, dec, txn, change.Update, m.RelationID, m.NewTuple, m.OldTuple)
-	case *pglogrepl.DeleteMessage:
-		return s.submit(ctx, dec, txn, change.Delete, m.RelationID, nil, m.OldTuple)
 	}
 	return nil
 }
 
-func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, op change.Op, relID uint32, newT, oldT *pglogrepl.TupleData) error {
-	rel, err := dec.relation(relID)
+func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowMessage) error {
+	op := m.op
+	rel, err := dec.relation(m.relation)
 	if err != nil {
 		return err
 	}
@@ -319,10 +325,10 @@ func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, op cha
 		Source: change.SourceReplication, Schema: rel.Namespace, Table: rel.RelationName, Op: op,
 		CommitLSN: txn.commitLSN, CommitTime: txn.commitTime,
 	}
-	if ev.Old, err = dec.row(rel, oldT, nil, nil); err != nil {
+	if ev.Old, err = dec.row(rel, m.old, nil, nil); err != nil {
 		return err
 	}
-	if ev.New, err = dec.row(rel, newT, ev.Old, oldT); err != nil {
+	if ev.New, err = dec.row(rel, m.new, ev.Old, m.old); err != nil {
 		return err
 	}
 	if op == change.Update && ev.Old == nil {
