@@ -83,7 +83,7 @@ func newFixture(t testing.TB) *fixture {
 	db := testdb.New(t)
 	f := &fixture{db: db, pool: db.Pool, live: NewLive(db.Pool, testlog.New(t))}
 	require.NoError(t, f.live.Load(context.Background()))
-	f.queue = NewQueuer(f.live, testlog.New(t))
+	f.queue = NewQueuer(f.live, nil, testlog.New(t))
 	return f
 }
 

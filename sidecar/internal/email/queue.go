@@ -22,38 +22,52 @@ import (
 //
 // Rows that are not to be sent are still recorded, with status failed and a
 // last_error saying why: "suppressed: …" when email or the template is switched off,
-// "held back: …" when the recipient reached the per-recipient limit.
+// "held back: …" when the recipient reached the per-recipient limit. The limit
+// counts a recipient's recent emails about the same talent: a talent whose status
+// flips is held back after the limit, and an admin, who receives a notice about
+// every submission, is held back only for a talent resubmitting in a loop.
 //
 // Handle only decides; the rows are written by Flush, once per batch
 // (the pipeline's Batcher), because a lock, a count, an insert and a notify per email
 // cost four round trips each and made a backlog drain 30 times slower. Like the
-// pipeline, a Queuer serves one worker at a time (Handle…, then Flush or Discard).
+// pipeline, a Queuer serves one worker at a time (Handle…, then Flush and, once the
+// transaction commits, Committed; or Discard).
 type Queuer struct {
 	live    *Live
+	wake    func()
 	log     *slog.Logger
 	pending []candidate
+	// queued: the transaction being built queued an email to send; Committed wakes
+	// the sender then.
+	queued bool
 }
 
 // candidate is one email Handle decided on, waiting for Flush. Status is "queued"
 // while it is still subject to flood control, which only Flush can decide.
 type candidate struct {
 	key, tpl, talentID, to string
-	// floodScope, when set, narrows flood control to emails about that talent.
-	floodScope  string
-	status, why string
-	vars        []byte // Vars as JSON
+	status, why            string
+	vars                   []byte // Vars as JSON
 	// The settings in force when Handle ran.
 	fromEmail, fromName, replyTo string
 	limit, windowSecs            int
 }
 
-// NewQueuer returns the handler; live supplies the configuration.
-func NewQueuer(live *Live, log *slog.Logger) *Queuer {
-	return &Queuer{live: live, log: log.With("component", "email.queue")}
+// NewQueuer returns the handler; live supplies the configuration, and wake (which
+// may be nil) is called after a transaction that queued an email to send commits:
+// the outbox's Wake, in the same process.
+//
+// The queue does not NOTIFY: Postgres serialises the commits of every transaction
+// that notifies (one lock, held through the commit's WAL flush), which made the
+// pipeline's workers commit one after another. Outboxes of other instances, and
+// rows queued by other means, are found by their next poll.
+func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
+	return &Queuer{live: live, wake: wake, log: log.With("component", "email.queue")}
 }
 
-// NotifyChannel is the channel a queued email is announced on, so senders wake at
-// once instead of at their next poll.
+// NotifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
+// operator, or a tool that queues emails) wakes senders at once instead of at their
+// next poll.
 const NotifyChannel = "email_outbox"
 
 // Transition returns the talent template a status change sends ("" for none).
@@ -100,28 +114,29 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 		return fmt.Errorf("queueing %s email: %w", tpl, err)
 	}
 	talentID := ev.New.Str("id")
+	if talentID == "" {
+		return fmt.Errorf("queueing %s email: row has no id", tpl)
+	}
 
 	if v.TalentEmail == "" {
 		q.log.Warn("talent has no email address; nothing to send", "talent", talentID, "template", tpl)
 	} else {
-		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, vars, ""))
+		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, vars))
 	}
 	if tpl == Welcome {
 		for _, admin := range cfg.Settings.AdminRecipients {
-			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, vars, talentID))
+			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, vars))
 		}
 	}
 	return nil
 }
 
-// candidate decides one email. floodScope, when set, narrows flood control to emails
-// about that talent (admin notices: an admin receives one per submission and must not
-// lose them to a busy day).
-func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []byte, floodScope string) candidate {
+// candidate decides one email, except for flood control, which Flush decides.
+func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []byte) candidate {
 	s := cfg.Settings
 	c := candidate{
 		key: key + ":" + tpl + ":" + strings.ToLower(to), tpl: tpl, talentID: talentID, to: to,
-		floodScope: floodScope, status: "queued", vars: vars,
+		status: "queued", vars: vars,
 		fromEmail: s.FromEmail, fromName: s.FromName, replyTo: s.ReplyTo,
 		limit: s.Limit, windowSecs: s.WindowSeconds,
 	}
@@ -137,56 +152,35 @@ func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []by
 	return c
 }
 
-// lockSQL takes the flood-control locks of a batch and tells how Postgres lowercases
-// each address (the identity the counts are grouped by). An email counted against all
-// of a recipient's emails takes that recipient's lock; an email counted only against
-// the emails about one talent (an admin notice) takes the lock of that pair, and the
-// recipient's lock shared, so notices about different talents queue in parallel while
-// an unscoped count still waits for them. The locks are taken in one order (by lock
-// id) for every transaction, so two pipeline workers cannot deadlock, and held until
-// the batch commits, so a concurrent worker counts after this batch's rows are
-// visible. (Volatile output expressions are evaluated after the sort.)
+// lockSQL takes the flood-control locks of a batch, one per (recipient, talent),
+// and tells how Postgres lowercases each address (the identity the counts are
+// grouped by). The locks are taken in one order (by lock id) for every transaction,
+// so two pipeline workers cannot deadlock, and held until the batch commits, so a
+// concurrent worker or instance counts after this batch's rows are visible.
+// (Volatile output expressions are evaluated after the sort.)
 const lockSQL = `
 with c as (
-  select distinct r as recipient, lower(r) as l, s as scope from unnest($1::text[], $2::text[]) u(r, s)),
-k as (
-  select hashtext('email_flood:' || l || coalesce(':' || nullif(scope, ''), '')) as h, scope = '' as excl from c
-  union all
-  select hashtext('email_flood:' || l), false from c where scope <> ''),
+  select distinct r as recipient, lower(r) as l, t as talent from unnest($1::text[], $2::text[]) u(r, t)),
 locked as (
   select count(x.taken) as n
-    from (select case when bool_or(excl) then pg_advisory_xact_lock(h)::text
-                      else pg_advisory_xact_lock_shared(h)::text end as taken
-            from k group by h order by h) x)
+    from (select pg_advisory_xact_lock(h)::text as taken
+            from (select distinct hashtext('email_flood:' || l || ':' || talent) as h from c) k
+           order by h) x)
 select c.recipient, c.l from c, locked`
 
 // existingSQL finds the emails already queued (a redelivered change).
 const existingSQL = `
 select idempotency_key from public.email_notifications where idempotency_key = any($1::text[])`
 
-// countSQL counts recent emails that were not failed, for each flood window in use
-// (one, unless the settings changed mid-batch): for a recipient whose limit covers
-// all their emails ($2, scope ”), all of them (one range scan of
-// email_notifications_recipient_created_idx); for a recipient limited per talent ($3
-// with the talent in $4: an admin's notices), only those about that talent. The
-// second part looks up the talent's few emails (email_notifications_talent_profile_idx)
-// and matches the recipient in the aggregate: given the recipient as an index
-// condition, the planner cannot see that an admin's address is shared by thousands of
-// notices, and it chose the recipient index and read them all for every talent.
+// countSQL counts, for each flood window in use (one, unless the settings changed
+// mid-batch) and each (recipient, talent), the recent emails that were not failed.
+// It looks up the talent's few emails (email_notifications_talent_profile_idx) and
+// matches the recipient in the aggregate: given the recipient as an index condition,
+// the planner cannot see that an admin's address is shared by thousands of notices.
 const countSQL = `
-select w.secs, r.l, null::text, c.n
-  from unnest($1::int[]) w(secs)
- cross join (select distinct lower(x) as l from unnest($2::text[]) x) r
- cross join lateral (
-       select count(*) as n
-         from public.email_notifications e
-        where lower(e.recipient_email) = r.l
-          and e.created_at > now() - make_interval(secs => w.secs)
-          and e.status <> 'failed') c
-union all
 select w.secs, p.l, p.talent, c.n
   from unnest($1::int[]) w(secs)
- cross join (select distinct lower(x) as l, t as talent from unnest($3::text[], $4::text[]) u(x, t)) p
+ cross join (select distinct lower(x) as l, t as talent from unnest($2::text[], $3::text[]) u(x, t)) p
  cross join lateral (
        select count(*) filter (where lower(e.recipient_email) = p.l) as n
          from public.email_notifications e
@@ -194,8 +188,7 @@ select w.secs, p.l, p.talent, c.n
           and e.created_at > now() - make_interval(secs => w.secs)
           and e.status <> 'failed') c`
 
-// insertSQL writes the batch's emails in one statement and, if any is to be sent,
-// announces it once.
+// insertSQL writes the batch's emails in one statement and counts those to be sent.
 const insertSQL = `
 with ins as (
   insert into public.email_notifications
@@ -210,10 +203,10 @@ with ins as (
    order by r.n
   on conflict (idempotency_key) do nothing
   returning status)
-select pg_notify($11, '') from (select 1 from ins where status = 'queued' limit 1) q`
+select count(*) filter (where status = 'queued') from ins`
 
-// countKey names a flood count: a recipient's (lowercased by Postgres) emails within
-// a window, about one talent or, with talent "", about anyone.
+// countKey names a flood count: a recipient's (lowercased by Postgres) emails about
+// one talent within a window.
 type countKey struct {
 	secs      int
 	l, talent string
@@ -227,13 +220,13 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	if len(q.pending) == 0 {
 		return nil
 	}
-	defer q.Discard()
+	defer func() { q.pending = nil }()
 
 	// A change handled twice in one batch (both inputs) yields the same keys: the
 	// first one counts, as the second insert would have done nothing.
 	rows := make([]*candidate, 0, len(q.pending))
 	seen := make(map[string]bool, len(q.pending))
-	var floodKeys, floodTo, floodScope []string
+	var floodKeys, floodTo, floodTalent []string
 	var windows []int
 	for i := range q.pending {
 		c := &q.pending[i]
@@ -245,7 +238,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		if c.status == "queued" {
 			floodKeys = append(floodKeys, c.key)
 			floodTo = append(floodTo, c.to)
-			floodScope = append(floodScope, c.floodScope)
+			floodTalent = append(floodTalent, c.talentID)
 			if !containsInt(windows, c.windowSecs) {
 				windows = append(windows, c.windowSecs)
 			}
@@ -256,7 +249,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	exists := map[string]bool{}
 	recent := map[countKey]int{}
 	if len(floodTo) > 0 {
-		if err := q.lockAndCount(ctx, tx, floodTo, floodScope, floodKeys, windows, lowerOf, exists, recent); err != nil {
+		if err := q.lockAndCount(ctx, tx, floodTo, floodTalent, floodKeys, windows, lowerOf, exists, recent); err != nil {
 			return err
 		}
 	}
@@ -270,17 +263,14 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		}
 		if c.status == "queued" {
 			l := lowerOf[c.to]
-			if got := recent[countKey{c.windowSecs, l, c.floodScope}]; got >= c.limit {
+			if got := recent[countKey{c.windowSecs, l, c.talentID}]; got >= c.limit {
 				c.status = "failed"
 				c.why = fmt.Sprintf("held back: %s already received %d emails in the last %s (per_recipient_limit %d)",
 					c.to, got, time.Duration(c.windowSecs)*time.Second, c.limit)
 				q.log.Warn("email held back by flood control", "recipient", c.to, "template", c.tpl, "talent", c.talentID)
 			} else {
 				for _, w := range windows {
-					recent[countKey{w, l, ""}]++
-					if c.talentID != "" {
-						recent[countKey{w, l, c.talentID}]++
-					}
+					recent[countKey{w, l, c.talentID}]++
 				}
 			}
 		}
@@ -298,28 +288,30 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	if len(key) == 0 {
 		return nil
 	}
-	if _, err := tx.Exec(ctx, insertSQL, talent, tpl, to, vars, status, why, key,
-		fromEmail, fromName, replyTo, NotifyChannel); err != nil {
+	var toSend int
+	if err := tx.QueryRow(ctx, insertSQL, talent, tpl, to, vars, status, why, key,
+		fromEmail, fromName, replyTo).Scan(&toSend); err != nil {
 		return fmt.Errorf("queueing %d emails: %w", len(key), err)
 	}
+	q.queued = q.queued || toSend > 0
 	return nil
 }
 
+// Committed wakes the sender if the committed transaction queued an email to send.
+func (q *Queuer) Committed(context.Context) {
+	if q.queued && q.wake != nil {
+		q.wake()
+	}
+	q.queued = false
+}
+
 // lockAndCount runs lockSQL, existingSQL and countSQL in one round trip.
-func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, scopes, keys []string, windows []int,
+func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, talents, keys []string, windows []int,
 	lowerOf map[string]string, exists map[string]bool, recent map[countKey]int) error {
 	b := &pgx.Batch{}
-	b.Queue(lockSQL, to, scopes)
+	b.Queue(lockSQL, to, talents)
 	b.Queue(existingSQL, keys)
-	var all, pairTo, pairTalent []string
-	for i, r := range to {
-		if scopes[i] == "" {
-			all = append(all, r)
-		} else {
-			pairTo, pairTalent = append(pairTo, r), append(pairTalent, scopes[i])
-		}
-	}
-	b.Queue(countSQL, windows, all, pairTo, pairTalent)
+	b.Queue(countSQL, windows, to, talents)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 
@@ -345,13 +337,9 @@ func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, scopes, keys [
 		return fmt.Errorf("counting recent emails of %d recipients: %w", len(to), err)
 	}
 	var secs, n int
-	var talent *string
+	var talent string
 	_, err = pgx.ForEachRow(rows, []any{&secs, &l, &talent, &n}, func() error {
-		if talent == nil {
-			recent[countKey{secs, l, ""}] = n
-		} else {
-			recent[countKey{secs, l, *talent}] = n
-		}
+		recent[countKey{secs, l, talent}] = n
 		return nil
 	})
 	if err != nil {
@@ -366,6 +354,7 @@ func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, scopes, keys [
 // Discard forgets the buffered emails (their transaction was rolled back).
 func (q *Queuer) Discard() {
 	q.pending = nil
+	q.queued = false
 }
 
 func containsInt(s []int, v int) bool {
