@@ -65,7 +65,7 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 	// The configuration and the guard are shared; the queuer buffers per worker.
 	return components{
 		Handlers: func() []change.Handler {
-			return []change.Handler{live, email.NewQueuer(live, log), guard}
+			return []change.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard}
 		},
 		Routes: []func(*fiber.App){events.Register},
 		Start:  outbox.Start,

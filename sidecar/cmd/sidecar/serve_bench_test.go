@@ -71,7 +71,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		insert into public.talent_profiles (user_id, name, email) select id, 'Talent ' || email, email from u`, talents)
 	require.NoError(b, err)
 
-	env := sidecartest.Env(db.URL, map[string]string{"LOG_LEVEL": benchLogLevel()})
+	env := sidecartest.Env(b, db.URL, map[string]string{"LOG_LEVEL": benchLogLevel()})
 	p := sidecartest.Start(b, bin, env)
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	p.Stop()
@@ -104,10 +104,12 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	start := time.Now()
 	p = sidecartest.Start(b, bin, env)
 	rss := sampleRSS(p)
+	stopTrace := traceDrain(db, p, start)
 	err = sidecartest.WaitFor(ctx, 120*time.Second, func() (bool, error) {
 		n, err := countActions(db.Pool)
 		return n >= wantRows, err
 	})
+	stopTrace()
 	drain := time.Since(start)
 	b.StopTimer()
 	drainRSS := rss.Stop()
@@ -158,7 +160,7 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	db := testdb.New(b)
 	bin := sidecartest.Binary(b)
 	ids := seedTalents(b, db.Pool, rate*seconds)
-	p := sidecartest.Start(b, bin, sidecartest.Env(db.URL, map[string]string{"LOG_LEVEL": "warn"}))
+	p := sidecartest.Start(b, bin, sidecartest.Env(b, db.URL, map[string]string{"LOG_LEVEL": "warn"}))
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	ctx := context.Background()
 
@@ -207,6 +209,42 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	b.Logf("%.0f tx/s for %ds: commit-to-audit-row p50 %.2f ms, p99 %.2f ms, max %.2f ms; RSS max %.1f MiB",
 		achieved, seconds, p50, p99, max, float64(steadyRSS)/(1<<20))
 	_ = fmt.Sprint
+}
+
+// traceDrain prints, every 50 ms while a drain runs and only with BENCH_TRACE set,
+// the audit rows and emails committed so far and what each of the sidecar's
+// backends and the walsender is waiting on: where a slow drain spends its time.
+func traceDrain(db *testdb.DB, p *sidecartest.Proc, start time.Time) (stop func()) {
+	if os.Getenv("BENCH_TRACE") == "" {
+		return func() {}
+	}
+	ctx := context.Background()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			var audit, emails, sent int
+			var waits string
+			_ = db.Pool.QueryRow(ctx, `
+				select (select count(*) from public.admin_actions),
+				       count(*), count(*) filter (where status = 'sent'),
+				       (select coalesce(string_agg(backend_type || ':' || coalesce(wait_event, state, '-'), ' '), '')
+				          from pg_stat_activity
+				         where application_name like 'talent_sidecar%' or backend_type = 'walsender')
+				  from public.email_notifications`).Scan(&audit, &emails, &sent, &waits)
+			_, state := p.Ready()
+			fmt.Fprintf(os.Stderr, "%6.3fs %s audit=%d emails=%d sent=%d waits: %s\n",
+				time.Since(start).Seconds(), state, audit, emails, sent, waits)
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
 
 // benchLogLevel lets a run show the sidecar's debug log (BENCH_LOG_LEVEL=debug).

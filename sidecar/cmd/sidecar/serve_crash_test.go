@@ -56,7 +56,7 @@ func TestCrashSafety(t *testing.T) {
 	db := testdb.New(t)
 	bin := sidecartest.Binary(t)
 	ids := seedTalents(t, db.Pool, 240)
-	env := sidecartest.Env(db.URL, map[string]string{"BATCH_WAIT": "2ms", "BATCH_SIZE": "50"})
+	env := sidecartest.Env(t, db.URL, map[string]string{"BATCH_WAIT": "2ms", "BATCH_SIZE": "50"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
@@ -107,7 +107,7 @@ func TestServerLossMidStream(t *testing.T) {
 	db := testdb.New(t)
 	bin := sidecartest.Binary(t)
 	ids := seedTalents(t, db.Pool, 150)
-	p := sidecartest.Start(t, bin, sidecartest.Env(db.URL, nil))
+	p := sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, nil))
 	require.NoError(t, p.WaitState("streaming", 15*time.Second))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)

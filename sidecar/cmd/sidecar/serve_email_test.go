@@ -19,8 +19,8 @@ import (
 
 const sendGridKey = "SG.test-key-for-the-fake"
 
-func emailEnv(db *testdb.DB, fake *sendgridfake.Server) map[string]string {
-	return sidecartest.Env(db.URL, map[string]string{
+func emailEnv(t testing.TB, db *testdb.DB, fake *sendgridfake.Server) map[string]string {
+	return sidecartest.Env(t, db.URL, map[string]string{
 		"EMAIL_PROVIDER":      "sendgrid",
 		"SENDGRID_API_KEY":    sendGridKey,
 		"SENDGRID_BASE_URL":   fake.URL,
@@ -30,7 +30,9 @@ func emailEnv(db *testdb.DB, fake *sendgridfake.Server) map[string]string {
 
 // TestEmailEndToEnd: a talent submits and an admin approves, through PostgREST-shaped
 // SQL; the welcome, admin-notification and approval emails reach the SendGrid fake
-// once each, as valid v3 requests with the right recipients and content.
+// once each, as valid v3 requests with the right recipients and content. The outbox
+// polls once a minute here, so the emails arriving within the wait below shows that
+// the pipeline wakes the sender when its transaction commits.
 func TestEmailEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	db := testdb.New(t)
@@ -44,7 +46,9 @@ func TestEmailEndToEnd(t *testing.T) {
 	_, err = db.Pool.Exec(ctx, `update public.email_settings set admin_recipients = '{reviews@example.com}'`)
 	require.NoError(t, err)
 
-	p := sidecartest.Start(t, sidecartest.Binary(t), emailEnv(db, fake))
+	env := emailEnv(t, db, fake)
+	env["EMAIL_POLL_INTERVAL"] = "1m"
+	p := sidecartest.Start(t, sidecartest.Binary(t), env)
 	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) {
 		ok, state := p.Ready()
 		return ok && state == "streaming", nil
@@ -66,7 +70,7 @@ func TestEmailEndToEnd(t *testing.T) {
 	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) {
 		return len(fake.Accepted()) >= 3, nil
 	}), "three emails should reach SendGrid; got %d", len(fake.Accepted()))
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive within the poll interval
+	time.Sleep(500 * time.Millisecond) // a duplicate would arrive by now
 	mails := fake.Accepted()
 	require.Len(t, mails, 3)
 	require.Empty(t, fake.Invalid(), "every request must be a valid v3 mail/send")
@@ -104,7 +108,7 @@ func TestEmailUnderCrashes(t *testing.T) {
 	ids := seedTalents(t, db.Pool, 40)
 
 	bin := sidecartest.Binary(t)
-	env := emailEnv(db, fake)
+	env := emailEnv(t, db, fake)
 	env["EMAIL_CONCURRENCY"] = "2"
 	p := sidecartest.Start(t, bin, env)
 	// A slot sees only changes made after it exists: let the first instance create it.

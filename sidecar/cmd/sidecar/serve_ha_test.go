@@ -19,7 +19,7 @@ func TestHighAvailability(t *testing.T) {
 	db := testdb.New(t)
 	ids := seedTalents(t, db.Pool, 20)
 	bin := sidecartest.Binary(t)
-	env := sidecartest.Env(db.URL, nil)
+	env := sidecartest.Env(t, db.URL, nil)
 	a := sidecartest.Start(t, bin, env)
 	require.NoError(t, a.WaitState("streaming", 15*time.Second))
 	b := sidecartest.Start(t, bin, env)
@@ -58,7 +58,7 @@ func TestHighAvailability(t *testing.T) {
 func TestSlotAdvancesOnUnrelatedWorkload(t *testing.T) {
 	db := testdb.New(t)
 	bin := sidecartest.Binary(t)
-	p := sidecartest.Start(t, bin, sidecartest.Env(db.URL, nil))
+	p := sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, nil))
 	require.NoError(t, p.WaitState("streaming", 15*time.Second))
 	ctx := context.Background()
 	_, err := db.Pool.Exec(ctx, `create table public.unrelated_noise (id bigserial primary key, payload text)`)

@@ -60,7 +60,7 @@ func TestWebhook(t *testing.T) {
 	ids := seedTalents(t, db.Pool, 3)
 	bin := sidecartest.Binary(t)
 	// Webhook-only first, so the webhook is certainly the first input for talent 0.
-	p := sidecartest.Start(t, bin, sidecartest.Env(db.URL, map[string]string{"REPLICATION_ENABLED": "false"}))
+	p := sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, map[string]string{"REPLICATION_ENABLED": "false"}))
 	require.NoError(t, p.WaitState("disabled", 15*time.Second))
 	ctx := context.Background()
 
@@ -126,7 +126,7 @@ func TestWebhook(t *testing.T) {
 	// Start replication (a second instance): it consumes the same change from the
 	// slot created now, and the next change of talent 1 arrives by both inputs.
 	p.Stop()
-	p = sidecartest.Start(t, bin, sidecartest.Env(db.URL, nil))
+	p = sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, nil))
 	require.NoError(t, p.WaitState("streaming", 15*time.Second))
 	old = rowJSON(t, db, ids[1])
 	key, err := transition(ctx, db.Pool, ids[1], "rejected")

@@ -198,7 +198,8 @@ func (p *Proc) RSS() int64 {
 
 // Env returns the environment a test sidecar needs for database url. Slot names
 // are cluster-wide, so each test database gets its own slot (named after it).
-func Env(dbURL string, extra map[string]string) map[string]string {
+// Emails of the file provider go to a directory removed when t ends.
+func Env(t testing.TB, dbURL string, extra map[string]string) map[string]string {
 	slot := "talent_sidecar"
 	if u, err := url.Parse(dbURL); err == nil && len(u.Path) > 1 {
 		slot = strings.ToLower(strings.TrimPrefix(u.Path, "/"))
@@ -208,7 +209,7 @@ func Env(dbURL string, extra map[string]string) map[string]string {
 		"REPLICATION_SLOT": slot,
 		"WEBHOOK_SECRET":   "test-secret-0123456789",
 		"STANDBY_INTERVAL": "1s",
-		"EMAIL_FILE_DIR":   os.TempDir(),
+		"EMAIL_FILE_DIR":   t.TempDir(),
 		"LOG_LEVEL":        "info",
 	}
 	for k, v := range extra {
