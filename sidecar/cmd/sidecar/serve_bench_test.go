@@ -208,7 +208,6 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	b.ReportMetric(float64(steadyRSS)/(1<<20), "steady_rss_MiB")
 	b.Logf("%.0f tx/s for %ds: commit-to-audit-row p50 %.2f ms, p99 %.2f ms, max %.2f ms; RSS max %.1f MiB",
 		achieved, seconds, p50, p99, max, float64(steadyRSS)/(1<<20))
-	_ = fmt.Sprint
 }
 
 // traceDrain prints, every 50 ms while a drain runs and only with BENCH_TRACE set,

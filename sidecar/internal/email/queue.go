@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,8 +29,8 @@ import (
 // every submission, is held back only for a talent resubmitting in a loop.
 //
 // Handle only decides; the rows are written by Flush, once per batch
-// (the pipeline's Batcher), because a lock, a count, an insert and a notify per email
-// cost four round trips each and made a backlog drain 30 times slower. Like the
+// (the pipeline's Batcher), because a lock, a count and an insert per email cost
+// three round trips each and made a backlog drain 30 times slower. Like the
 // pipeline, a Queuer serves one worker at a time (Handle…, then Flush and, once the
 // transaction commits, Committed; or Discard).
 type Queuer struct {
@@ -154,7 +155,7 @@ func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []by
 
 // lockSQL takes the flood-control locks of a batch, one per (recipient, talent),
 // and tells how Postgres lowercases each address (the identity the counts are
-// grouped by). The locks are taken in one order (by lock id) for every transaction,
+// grouped by), once per address. The locks are taken in one order (by lock id) for every transaction,
 // so two pipeline workers cannot deadlock, and held until the batch commits, so a
 // concurrent worker or instance counts after this batch's rows are visible.
 // (Volatile output expressions are evaluated after the sort.)
@@ -166,7 +167,7 @@ locked as (
     from (select pg_advisory_xact_lock(h)::text as taken
             from (select distinct hashtext('email_flood:' || l || ':' || talent) as h from c) k
            order by h) x)
-select c.recipient, c.l from c, locked`
+select distinct c.recipient, c.l from c, locked`
 
 // existingSQL finds the emails already queued (a redelivered change).
 const existingSQL = `
@@ -239,7 +240,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 			floodKeys = append(floodKeys, c.key)
 			floodTo = append(floodTo, c.to)
 			floodTalent = append(floodTalent, c.talentID)
-			if !containsInt(windows, c.windowSecs) {
+			if !slices.Contains(windows, c.windowSecs) {
 				windows = append(windows, c.windowSecs)
 			}
 		}
@@ -317,7 +318,7 @@ func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, talents, keys 
 
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("locking flood counts of %d recipients: %w", len(lowerOf), err)
+		return fmt.Errorf("locking flood counts of %d recipients: %w", len(to), err)
 	}
 	var r, l string
 	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { lowerOf[r] = l; return nil })
@@ -355,15 +356,6 @@ func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, talents, keys 
 func (q *Queuer) Discard() {
 	q.pending = nil
 	q.queued = false
-}
-
-func containsInt(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func opt(s string) *string {

@@ -173,14 +173,7 @@ func TestQueueFloodControlWithinOneBatch(t *testing.T) {
 		statusEvent(t, f, a, "approved", "active", "a3"),
 		statusEvent(t, f, a, "active", "inactive", "a4"),
 	}
-	require.NoError(t, pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		for _, ev := range evs {
-			if err := f.queue.Handle(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return f.queue.Flush(ctx, tx)
-	}))
+	require.NoError(t, queueInTx(ctx, f, f.queue, evs...))
 	got := map[string]string{}
 	for _, n := range f.notifications(t) {
 		got[n.Key] = n.Status
@@ -196,14 +189,7 @@ func TestQueueFloodControlWithinOneBatch(t *testing.T) {
 	}, got)
 
 	// The next batch counts what the last one queued; a redelivered batch adds nothing.
-	require.NoError(t, pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-		for _, ev := range append(evs, statusEvent(t, f, a, "inactive", "active", "a5")) {
-			if err := f.queue.Handle(ctx, tx, ev); err != nil {
-				return err
-			}
-		}
-		return f.queue.Flush(ctx, tx)
-	}))
+	require.NoError(t, queueInTx(ctx, f, f.queue, append(evs, statusEvent(t, f, a, "inactive", "active", "a5"))...))
 	all := f.notifications(t)
 	require.Len(t, all, 8)
 	for _, n := range all {
@@ -238,20 +224,25 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 		f.statuses(t))
 }
 
+// queueInTx queues evs with q in one transaction, as one pipeline batch.
+func queueInTx(ctx context.Context, f *fixture, q *Queuer, evs ...*change.Event) error {
+	return pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
+		for _, ev := range evs {
+			if err := q.Handle(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return q.Flush(ctx, tx)
+	})
+}
+
 // waitsFor queues ev with q in its own transaction, checks that it waits on a flood
 // lock held by txA, commits txA and waits for ev's transaction to commit.
 func waitsFor(t *testing.T, f *fixture, txA pgx.Tx, q *Queuer, ev *change.Event) {
 	t.Helper()
 	ctx := context.Background()
 	done := make(chan error, 1)
-	go func() {
-		done <- pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
-			if err := q.Handle(ctx, tx, ev); err != nil {
-				return err
-			}
-			return q.Flush(ctx, tx)
-		})
-	}()
+	go func() { done <- queueInTx(ctx, f, q, ev) }()
 	require.Eventually(t, func() bool {
 		var waiting bool
 		err := f.pool.QueryRow(ctx, `select exists (select 1 from pg_locks where locktype = 'advisory' and not granted)`).Scan(&waiting)
@@ -293,10 +284,9 @@ func TestQueueFloodCountReadsOnlyTheTalentsEmails(t *testing.T) {
 		  from p, unnest('{welcome,admin_new_submission,approval,activation}'::text[]) with ordinality x(t, k);
 		analyze email_notifications`)
 	require.NoError(t, err)
-	var talents []string
 	rows, err := f.pool.Query(ctx, `select id::text from talent_profiles where email in ('user1@example.com', 'user2@example.com', 'user3@example.com') order by email`)
 	require.NoError(t, err)
-	talents, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	talents, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Len(t, talents, 3)
 	to := []string{"user1@example.com", "USER2@example.com", "ops@example.com"}
@@ -370,12 +360,8 @@ func TestQueueAdminNoticesLockPerTalent(t *testing.T) {
 	other := NewQueuer(f.live, nil, testlog.New(t))
 	octx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	require.NoError(t, pgx.BeginFunc(octx, f.pool, func(tx pgx.Tx) error {
-		if err := other.Handle(octx, tx, statusEvent(t, f, b, "draft", "submitted", "l1")); err != nil {
-			return err
-		}
-		return other.Flush(octx, tx)
-	}), "a notice about another talent must not wait for txA's locks")
+	require.NoError(t, queueInTx(octx, f, other, statusEvent(t, f, b, "draft", "submitted", "l1")),
+		"a notice about another talent must not wait for txA's locks")
 
 	// The same talent again: waits for txA, then counts its notice.
 	waitsFor(t, f, txA, other, statusEvent(t, f, a, "draft", "submitted", "k2"))

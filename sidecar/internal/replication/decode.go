@@ -133,6 +133,24 @@ func parseTuple(b []byte, cols []column) ([]column, []byte, error) {
 	return cols, b, nil
 }
 
+// event decodes a row message into an event of its table: the old row first, then
+// the new row, which shares the old row's unchanged values. The caller adds the
+// source, the transaction's position and the key.
+func (d *decoder) event(m rowMessage) (*change.Event, error) {
+	rel, err := d.relation(m.relation)
+	if err != nil {
+		return nil, err
+	}
+	ev := &change.Event{Schema: rel.Namespace, Table: rel.RelationName, Op: m.op}
+	if ev.Old, err = d.row(rel, m.old, nil, nil); err != nil {
+		return nil, err
+	}
+	if ev.New, err = d.row(rel, m.new, ev.Old, m.old); err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
 // row decodes one tuple. Unchanged TOASTed values ('u') are taken from fallback (the
 // old row, complete under REPLICA IDENTITY FULL) so the new row is always whole. A
 // value whose text equals the old tuple's (old, decoded as fallback) is not decoded

@@ -6,7 +6,6 @@ package replication
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync/atomic"
@@ -316,25 +315,15 @@ func (s *Stream) handle(ctx context.Context, dec *decoder, txn *txnState, p *pos
 }
 
 func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowMessage) error {
-	op := m.op
-	rel, err := dec.relation(m.relation)
+	ev, err := dec.event(m)
 	if err != nil {
 		return err
 	}
-	ev := &change.Event{
-		Source: change.SourceReplication, Schema: rel.Namespace, Table: rel.RelationName, Op: op,
-		CommitLSN: txn.commitLSN, CommitTime: txn.commitTime,
+	ev.Source, ev.CommitLSN, ev.CommitTime = change.SourceReplication, txn.commitLSN, txn.commitTime
+	if ev.Op == change.Update && ev.Old == nil {
+		s.log.Warn("update without old row; is REPLICA IDENTITY FULL set?", "table", ev.Table)
 	}
-	if ev.Old, err = dec.row(rel, m.old, nil, nil); err != nil {
-		return err
-	}
-	if ev.New, err = dec.row(rel, m.new, ev.Old, m.old); err != nil {
-		return err
-	}
-	if op == change.Update && ev.Old == nil {
-		s.log.Warn("update without old row; is REPLICA IDENTITY FULL set?", "table", rel.RelationName)
-	}
-	ev.Key, err = change.KeyFor(ev.Table, op, ev.New, ev.Old)
+	ev.Key, err = change.KeyFor(ev.Table, ev.Op, ev.New, ev.Old)
 	if err != nil {
 		// The pipeline dead-letters keyless events with this reason.
 		s.log.Warn("row change has no idempotency key", "table", ev.Table, "err", err)
@@ -346,6 +335,3 @@ func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowM
 	}
 	return nil
 }
-
-// ErrSlotBusy is not exported elsewhere; callers just retry.
-var _ = errors.New
