@@ -153,58 +153,62 @@ func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []by
 	return c
 }
 
-// lockSQL takes the flood-control locks of a batch, one per (recipient, talent),
-// and tells how Postgres lowercases each address (the identity the counts are
-// grouped by), once per address. The locks are taken in one order (by lock id) for every transaction,
-// so two pipeline workers cannot deadlock, and held until the batch commits, so a
-// concurrent worker or instance counts after this batch's rows are visible.
+// lockSQL takes the flood-control locks of a batch, one per talent, and tells how
+// Postgres lowercases each recipient's address (the identity counts are grouped by).
+// The locks are taken in one order (by lock id) for every transaction, so two
+// pipeline workers cannot deadlock, and held until the batch commits, so a concurrent
+// worker or instance counts a talent's emails after this batch's rows are visible.
 // (Volatile output expressions are evaluated after the sort.)
 const lockSQL = `
-with c as (
-  select distinct r as recipient, lower(r) as l, t as talent from unnest($1::text[], $2::text[]) u(r, t)),
-locked as (
+with locked as (
   select count(x.taken) as n
     from (select pg_advisory_xact_lock(h)::text as taken
-            from (select distinct hashtext('email_flood:' || l || ':' || talent) as h from c) k
+            from (select distinct hashtext('email_flood:' || t) as h from unnest($2::text[]) t) k
            order by h) x)
-select distinct c.recipient, c.l from c, locked`
+select r, lower(r) from (select distinct r from unnest($1::text[]) r) d, locked`
 
-// existingSQL finds the emails already queued (a redelivered change).
-const existingSQL = `
-select idempotency_key from public.email_notifications where idempotency_key = any($1::text[])`
+// scanSQL reads, for each talent of the batch, whether it still exists and, for
+// each flood window in use (one, unless the settings changed mid-batch), how many
+// emails each of its recipients (lowercased) received about it recently that were
+// not failed. It runs after lockSQL, in a new snapshot, so it sees every email a
+// concurrent holder of the same locks committed. The grouped lateral subquery keeps
+// the plan one lookup per talent in email_notifications_talent_profile_idx (a
+// talent has a few emails, while an admin's address has a notice about every
+// talent); as a plain join, the planner hashed the whole table while it was small.
+const scanSQL = `
+select u.id::text, t.id is not null, c.secs, c.l, c.n
+  from (select distinct id from unnest($1::uuid[]) id) u
+  left join public.talent_profiles t on t.id = u.id
+  left join lateral (
+    select w.secs, lower(e.recipient_email) as l, count(*)::int as n
+      from public.email_notifications e
+      join unnest($2::int[]) w(secs) on e.created_at > now() - make_interval(secs => w.secs)
+     where e.talent_profile_id = u.id and e.status <> 'failed'
+     group by 1, 2) c on true`
 
-// countSQL counts, for each flood window in use (one, unless the settings changed
-// mid-batch) and each (recipient, talent), the recent emails that were not failed.
-// It looks up the talent's few emails (email_notifications_talent_profile_idx) and
-// matches the recipient in the aggregate: given the recipient as an index condition,
-// the planner cannot see that an admin's address is shared by thousands of notices.
-const countSQL = `
-select w.secs, p.l, p.talent, c.n
-  from unnest($1::int[]) w(secs)
- cross join (select distinct lower(x) as l, t as talent from unnest($2::text[], $3::text[]) u(x, t)) p
- cross join lateral (
-       select count(*) filter (where lower(e.recipient_email) = p.l) as n
-         from public.email_notifications e
-        where e.talent_profile_id = p.talent::uuid
-          and e.created_at > now() - make_interval(secs => w.secs)
-          and e.status <> 'failed') c`
-
-// insertSQL writes the batch's emails in one statement and counts those to be sent.
+// insertSQL writes the batch's emails in one statement and returns the keys it
+// inserted: a key already there is a redelivered change, queued before.
 const insertSQL = `
-with ins as (
-  insert into public.email_notifications
-    (talent_profile_id, email_type, recipient_email, template_vars, status, last_error,
-     idempotency_key, from_email, from_name, reply_to)
-  select r.talent_id::uuid, r.tpl, r.recipient, r.vars::jsonb, r.status, r.why,
-         r.key, r.from_email, r.from_name, r.reply_to
-    from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                $7::text[], $8::text[], $9::text[], $10::text[])
-           with ordinality as r(talent_id, tpl, recipient, vars, status, why,
-                                key, from_email, from_name, reply_to, n)
-   order by r.n
-  on conflict (idempotency_key) do nothing
-  returning status)
-select count(*) filter (where status = 'queued') from ins`
+insert into public.email_notifications
+  (talent_profile_id, email_type, recipient_email, template_vars, status, last_error,
+   idempotency_key, from_email, from_name, reply_to)
+select r.talent_id::uuid, r.tpl, r.recipient, r.vars::jsonb, r.status, r.why,
+       r.key, r.from_email, r.from_name, r.reply_to
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::text[], $8::text[], $9::text[], $10::text[])
+         with ordinality as r(talent_id, tpl, recipient, vars, status, why,
+                              key, from_email, from_name, reply_to, n)
+ order by r.n
+on conflict (idempotency_key) do nothing
+returning idempotency_key`
+
+// holdSQL marks the emails flood control held back (rare: only when a recipient
+// reached the limit).
+const holdSQL = `
+update public.email_notifications e
+   set status = 'failed', last_error = h.why, updated_at = now()
+  from unnest($1::text[], $2::text[]) h(key, why)
+ where e.idempotency_key = h.key`
 
 // countKey names a flood count: a recipient's (lowercased by Postgres) emails about
 // one talent within a window.
@@ -213,10 +217,12 @@ type countKey struct {
 	l, talent string
 }
 
-// Flush writes the buffered emails in two round trips: the flood locks, the
-// already-queued keys and the recent counts; then one insert (and one notify).
-// Flood control is decided here in buffer order, counting the rows this batch
-// accepts, so the limit holds within a batch as it does across batches.
+// Flush writes the buffered emails in two round trips: the flood locks with the
+// recent counts, then one insert. Flood control is decided afterwards, in buffer
+// order, over the rows the insert added, counting the rows this batch accepts, so
+// the limit holds within a batch as it does across batches and a redelivered change
+// neither adds nor counts anything. The emails it holds back (rarely any) are marked
+// failed by a third statement.
 func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	if len(q.pending) == 0 {
 		return nil
@@ -227,7 +233,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	// first one counts, as the second insert would have done nothing.
 	rows := make([]*candidate, 0, len(q.pending))
 	seen := make(map[string]bool, len(q.pending))
-	var floodKeys, floodTo, floodTalent []string
+	var floodTo, talents []string
 	var windows []int
 	for i := range q.pending {
 		c := &q.pending[i]
@@ -236,10 +242,9 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		}
 		seen[c.key] = true
 		rows = append(rows, c)
+		talents = append(talents, c.talentID)
 		if c.status == "queued" {
-			floodKeys = append(floodKeys, c.key)
 			floodTo = append(floodTo, c.to)
-			floodTalent = append(floodTalent, c.talentID)
 			if !slices.Contains(windows, c.windowSecs) {
 				windows = append(windows, c.windowSecs)
 			}
@@ -247,35 +252,24 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	}
 
 	lowerOf := map[string]string{}
-	exists := map[string]bool{}
+	gone := map[string]bool{}
 	recent := map[countKey]int{}
-	if len(floodTo) > 0 {
-		if err := q.lockAndCount(ctx, tx, floodTo, floodTalent, floodKeys, windows, lowerOf, exists, recent); err != nil {
-			return err
-		}
+	if err := q.lockAndScan(ctx, tx, floodTo, talents, windows, lowerOf, gone, recent); err != nil {
+		return err
 	}
 
 	n := len(rows)
 	talent, tpl, to, vars := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	status, why, key, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
 	for _, c := range rows {
-		if exists[c.key] {
-			continue // redelivery: queued already, and must not count twice
+		if gone[c.talentID] {
+			// Deleted after the change: nothing to send, and the foreign key would
+			// refuse the row. Recorded without the talent, as the audit log does.
+			c.status, c.why = "failed", "suppressed: the talent was deleted before this email was queued"
+			talent = append(talent, nil)
+		} else {
+			talent = append(talent, opt(c.talentID))
 		}
-		if c.status == "queued" {
-			l := lowerOf[c.to]
-			if got := recent[countKey{c.windowSecs, l, c.talentID}]; got >= c.limit {
-				c.status = "failed"
-				c.why = fmt.Sprintf("held back: %s already received %d emails in the last %s (per_recipient_limit %d)",
-					c.to, got, time.Duration(c.windowSecs)*time.Second, c.limit)
-				q.log.Warn("email held back by flood control", "recipient", c.to, "template", c.tpl, "talent", c.talentID)
-			} else {
-				for _, w := range windows {
-					recent[countKey{w, l, c.talentID}]++
-				}
-			}
-		}
-		talent = append(talent, opt(c.talentID))
 		tpl = append(tpl, c.tpl)
 		to = append(to, c.to)
 		vars = append(vars, string(c.vars))
@@ -286,15 +280,40 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		fromName = append(fromName, c.fromName)
 		replyTo = append(replyTo, opt(c.replyTo))
 	}
-	if len(key) == 0 {
-		return nil
+	res, err := tx.Query(ctx, insertSQL, talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo)
+	if err != nil {
+		return fmt.Errorf("queueing %d emails: %w", n, err)
 	}
-	var toSend int
-	if err := tx.QueryRow(ctx, insertSQL, talent, tpl, to, vars, status, why, key,
-		fromEmail, fromName, replyTo).Scan(&toSend); err != nil {
-		return fmt.Errorf("queueing %d emails: %w", len(key), err)
+	added := make(map[string]bool, n)
+	var k string
+	if _, err := pgx.ForEachRow(res, []any{&k}, func() error { added[k] = true; return nil }); err != nil {
+		return fmt.Errorf("queueing %d emails: %w", n, err)
 	}
-	q.queued = q.queued || toSend > 0
+
+	var heldKey, heldWhy []string
+	for _, c := range rows {
+		if !added[c.key] || c.status != "queued" {
+			continue // a redelivery (queued before, counted then), or not to be sent
+		}
+		l := lowerOf[c.to]
+		if got := recent[countKey{c.windowSecs, l, c.talentID}]; got >= c.limit {
+			c.status = "failed"
+			heldKey = append(heldKey, c.key)
+			heldWhy = append(heldWhy, fmt.Sprintf("held back: %s already received %d emails in the last %s (per_recipient_limit %d)",
+				c.to, got, time.Duration(c.windowSecs)*time.Second, c.limit))
+			q.log.Warn("email held back by flood control", "recipient", c.to, "template", c.tpl, "talent", c.talentID)
+			continue
+		}
+		for _, w := range windows {
+			recent[countKey{w, l, c.talentID}]++
+		}
+		q.queued = true
+	}
+	if len(heldKey) > 0 {
+		if _, err := tx.Exec(ctx, holdSQL, heldKey, heldWhy); err != nil {
+			return fmt.Errorf("holding back %d emails: %w", len(heldKey), err)
+		}
+	}
 	return nil
 }
 
@@ -306,45 +325,47 @@ func (q *Queuer) Committed(context.Context) {
 	q.queued = false
 }
 
-// lockAndCount runs lockSQL, existingSQL and countSQL in one round trip.
-func (q *Queuer) lockAndCount(ctx context.Context, tx pgx.Tx, to, talents, keys []string, windows []int,
-	lowerOf map[string]string, exists map[string]bool, recent map[countKey]int) error {
+// lockAndScan runs lockSQL and scanSQL in one round trip: it locks the talents'
+// flood counts, and reads which talents are gone and the recent counts.
+func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []string, windows []int,
+	lowerOf map[string]string, gone map[string]bool, recent map[countKey]int) error {
+	if len(windows) == 0 {
+		windows = []int{0} // nothing to count: still learn which talents are gone
+	}
 	b := &pgx.Batch{}
 	b.Queue(lockSQL, to, talents)
-	b.Queue(existingSQL, keys)
-	b.Queue(countSQL, windows, to, talents)
+	b.Queue(scanSQL, talents, windows)
 	br := tx.SendBatch(ctx, b)
 	defer br.Close()
 
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("locking flood counts of %d recipients: %w", len(to), err)
+		return fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
 	}
 	var r, l string
 	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { lowerOf[r] = l; return nil })
 	if err != nil {
-		return fmt.Errorf("locking flood counts of %d recipients: %w", len(to), err)
+		return fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
 	}
 
 	if rows, err = br.Query(); err != nil {
-		return fmt.Errorf("finding emails already queued: %w", err)
+		return fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
 	}
-	var k string
-	if _, err = pgx.ForEachRow(rows, []any{&k}, func() error { exists[k] = true; return nil }); err != nil {
-		return fmt.Errorf("finding emails already queued: %w", err)
-	}
-
-	if rows, err = br.Query(); err != nil {
-		return fmt.Errorf("counting recent emails of %d recipients: %w", len(to), err)
-	}
-	var secs, n int
 	var talent string
-	_, err = pgx.ForEachRow(rows, []any{&secs, &l, &talent, &n}, func() error {
-		recent[countKey{secs, l, talent}] = n
+	var exists bool
+	var secs, n *int
+	var lp *string
+	_, err = pgx.ForEachRow(rows, []any{&talent, &exists, &secs, &lp, &n}, func() error {
+		if !exists {
+			gone[talent] = true
+		}
+		if lp != nil {
+			recent[countKey{*secs, *lp, talent}] = *n
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("counting recent emails of %d recipients: %w", len(to), err)
+		return fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
 	}
 	if err := br.Close(); err != nil {
 		return fmt.Errorf("counting recent emails: %w", err)

@@ -3,6 +3,7 @@ package email
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +18,7 @@ import (
 func TestQueueStateMachineEmails(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
-	_, err := f.pool.Exec(ctx, `update email_settings set admin_recipients = '{a1@example.com,a2@example.com}'`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `admin_recipients = '{a1@example.com,a2@example.com}'`)
 
 	id := f.newTalent(t, "Ana <b>Lima</b>", "ana@example.com")
 	ev := f.move(t, id, "submitted", "")
@@ -77,10 +75,7 @@ func TestQueueRejectionCarriesReason(t *testing.T) {
 func TestQueueFloodControlRecordsHeldBack(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
-	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 2, admin_recipients = '{}'`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `per_recipient_limit = 2, admin_recipients = '{}'`)
 	id := f.newTalent(t, "Cy", "cy@example.com")
 	f.move(t, id, "submitted", "")
 	f.move(t, id, "approved", "")
@@ -108,9 +103,7 @@ func TestQueueSwitchedOffIsRecorded(t *testing.T) {
 	id := f.newTalent(t, "Di", "di@example.com")
 	f.move(t, id, "submitted", "")
 	f.move(t, id, "approved", "")
-	_, err = f.pool.Exec(ctx, `update email_settings set enabled = false`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `enabled = false`)
 	f.move(t, id, "active", "")
 	for _, n := range f.notifications(t) {
 		switch n.Type {
@@ -157,9 +150,7 @@ func TestQueueFloodControlWithinOneBatch(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 2, admin_recipients = '{Ops@Example.com}'`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `per_recipient_limit = 2, admin_recipients = '{Ops@Example.com}'`)
 	a := f.newTalent(t, "Fa", "fa@example.com")
 	b := f.newTalent(t, "Gu", "gu@example.com")
 	// One batch: fa moves four times (two over the limit); both submit, so the admin
@@ -206,9 +197,7 @@ func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 1, admin_recipients = '{}'`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `per_recipient_limit = 1, admin_recipients = '{}'`)
 	id := f.newTalent(t, "Hu", "hu@example.com")
 	other := NewQueuer(f.live, nil, testlog.New(t))
 
@@ -289,9 +278,8 @@ func TestQueueFloodCountReadsOnlyTheTalentsEmails(t *testing.T) {
 	talents, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	require.Len(t, talents, 3)
-	to := []string{"user1@example.com", "USER2@example.com", "ops@example.com"}
 
-	rows, err = f.pool.Query(ctx, `explain (analyze, format json) `+countSQL, []int{3600}, to, talents)
+	rows, err = f.pool.Query(ctx, `explain (analyze, format json) `+scanSQL, talents, []int{3600})
 	require.NoError(t, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
@@ -303,15 +291,37 @@ func TestQueueFloodCountReadsOnlyTheTalentsEmails(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(plan), &tree))
 	require.LessOrEqual(t, rowsScanned(tree), 3*4.0, "email rows read: the three talents' four each")
 
-	// And the counts are right: each talent's mail to that address in the window.
-	rows, err = f.pool.Query(ctx, countSQL, []int{3600}, to, talents)
+	// And the counts are right: each talent's mail per recipient in the window (the
+	// fourth, 4 minutes old, is outside a 200 s window), and a missing talent is gone.
+	missing := "00000000-0000-4000-8000-000000000000"
+	rows, err = f.pool.Query(ctx, scanSQL, append(talents, missing), []int{3600, 200})
 	require.NoError(t, err)
 	got := map[string]int{}
-	var secs, n int
-	var l, talent string
-	_, err = pgx.ForEachRow(rows, []any{&secs, &l, &talent, &n}, func() error { got[l] = n; return nil })
+	var secs, n *int
+	var talent string
+	var l *string
+	var exists bool
+	_, err = pgx.ForEachRow(rows, []any{&talent, &exists, &secs, &l, &n}, func() error {
+		k := talent
+		if l != nil {
+			k += fmt.Sprintf(" %d %s", *secs, *l)
+			got[k] = *n
+		}
+		if !exists {
+			got[k+" gone"] = 0
+		}
+		return nil
+	})
 	require.NoError(t, err)
-	require.Equal(t, map[string]int{"user1@example.com": 3, "user2@example.com": 3, "ops@example.com": 1}, got)
+	want := map[string]int{missing + " gone": 0}
+	for i, tal := range talents {
+		user := fmt.Sprintf("user%d@example.com", i+1)
+		want[tal+" 3600 "+user] = 3
+		want[tal+" 3600 ops@example.com"] = 1
+		want[tal+" 200 "+user] = 2
+		want[tal+" 200 ops@example.com"] = 1
+	}
+	require.Equal(t, want, got)
 }
 
 // rowsScanned sums the rows index and sequential scans of email_notifications
@@ -344,9 +354,7 @@ func TestQueueAdminNoticesLockPerTalent(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	ctx := context.Background()
-	_, err := f.pool.Exec(ctx, `update email_settings set per_recipient_limit = 1, admin_recipients = '{ops@example.com}'`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `per_recipient_limit = 1, admin_recipients = '{ops@example.com}'`)
 	a := f.newTalent(t, "Ka", "ka@example.com")
 	b := f.newTalent(t, "Lu", "lu@example.com")
 
@@ -405,11 +413,51 @@ func TestQueueWakesSenderAfterCommit(t *testing.T) {
 	q.Committed(ctx)
 	require.Equal(t, 1, wakes, "one wake per transaction that queued")
 
-	_, err := f.pool.Exec(ctx, `update email_settings set enabled = false`)
-	require.NoError(t, err)
-	require.NoError(t, f.live.Load(ctx))
+	f.settings(t, `enabled = false`)
 	wakes = 0
 	run(statusEvent(t, f, id, "submitted", "approved", "w3"), true)
 	require.Zero(t, wakes, "nothing to send: no wake")
 	require.Equal(t, "failed", f.statuses(t)["w3:approval:io@example.com"])
+}
+
+// A talent deleted before the sidecar handles its earlier change (a backlog, say)
+// gets no email, and the batch still commits: its rows are recorded as suppressed,
+// without the talent (the foreign key would refuse it), next to the other talents'
+// emails, which are queued as usual. Redelivered, the batch adds nothing.
+func TestQueueDeletedTalentIsSuppressed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.settings(t, `admin_recipients = '{ops@example.com}'`)
+	gone := f.newTalent(t, "Mo", "mo@example.com")
+	kept := f.newTalent(t, "Ny", "ny@example.com")
+	evs := []*change.Event{
+		statusEvent(t, f, gone, "draft", "submitted", "m1"),
+		statusEvent(t, f, kept, "draft", "submitted", "n1"),
+	}
+	_, err := f.pool.Exec(ctx, `delete from talent_profiles where id = $1::uuid`, gone)
+	require.NoError(t, err)
+
+	for range 2 {
+		require.NoError(t, queueInTx(ctx, f, f.queue, evs...))
+	}
+	require.Equal(t, map[string]string{
+		"m1:welcome:mo@example.com": "failed", "m1:admin_new_submission:ops@example.com": "failed",
+		"n1:welcome:ny@example.com": "queued", "n1:admin_new_submission:ops@example.com": "queued",
+	}, f.statuses(t))
+	var orphans int
+	require.NoError(t, f.pool.QueryRow(ctx, `select count(*) from email_notifications
+		where idempotency_key like 'm1:%' and talent_profile_id is null
+		  and last_error = 'suppressed: the talent was deleted before this email was queued'`).Scan(&orphans))
+	require.Equal(t, 2, orphans)
+}
+
+// settings changes email_settings (set is the SET clause) and loads the result, as
+// the sidecar does when the change arrives.
+func (f *fixture) settings(t testing.TB, set string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := f.pool.Exec(ctx, `update email_settings set `+set)
+	require.NoError(t, err)
+	require.NoError(t, f.live.Load(ctx))
 }
