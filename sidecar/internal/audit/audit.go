@@ -122,19 +122,25 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 // an ops delete or a cascade from auth.users has no actor and is not an admin
 // action). talent_profile_id is kept only while the talent exists, because the
 // foreign key would refuse a deleted one; the key and the snapshot still name it.
+// Both lookups are scalar subqueries, one primary-key probe per row: written as
+// joins, the planner hashed the whole of talent_profiles (and of the never-pruned
+// talent_deletions) for every batch.
 const insertSQL = `
 insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
    talent_email, talent_name, source, idempotency_key, committed_at)
-select p.id, r.action, r.reason, coalesce(r.admin_id::uuid, d.deleted_by), r.from_status, r.to_status,
+select t.id, r.action, r.reason, coalesce(r.admin_id::uuid, t.deleted_by), r.from_status, r.to_status,
        r.email, r.name, r.source, r.key, coalesce(r.committed_at, now())
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
          with ordinality as r(talent_id, action, reason, admin_id, from_status, to_status,
                               email, name, source, key, committed_at, n)
-  left join public.talent_profiles p on p.id = r.talent_id::uuid
-  left join sidecar.talent_deletions d on r.action = 'delete' and d.talent_profile_id = r.talent_id::uuid
- where r.action <> 'delete' or d.deleted_by is not null
+ cross join lateral (
+       select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid) as id,
+              case when r.action = 'delete' then
+                (select d.deleted_by from sidecar.talent_deletions d
+                  where d.talent_profile_id = r.talent_id::uuid) end as deleted_by) t
+ where r.action <> 'delete' or t.deleted_by is not null
  order by r.n
 on conflict (idempotency_key) do nothing`
 

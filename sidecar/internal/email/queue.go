@@ -171,14 +171,17 @@ select r, lower(r) from (select distinct r from unnest($1::text[]) r) d, locked`
 // each flood window in use (one, unless the settings changed mid-batch), how many
 // emails each of its recipients (lowercased) received about it recently that were
 // not failed. It runs after lockSQL, in a new snapshot, so it sees every email a
-// concurrent holder of the same locks committed. The grouped lateral subquery keeps
-// the plan one lookup per talent in email_notifications_talent_profile_idx (a
-// talent has a few emails, while an admin's address has a notice about every
-// talent); as a plain join, the planner hashed the whole table while it was small.
+// concurrent holder of the same locks committed. The scalar subquery and the grouped
+// lateral subquery keep the plan to one probe per talent of talent_profiles_pkey
+// and of email_notifications_talent_profile_idx (a talent has a few emails, while an
+// admin's address has a notice about every talent); written as plain joins, the
+// planner hashed whole tables while they were small. (OFFSET 0 keeps the talent's
+// probe from being repeated for each of its recipients.)
 const scanSQL = `
-select u.id::text, t.id is not null, c.secs, c.l, c.n
-  from (select distinct id from unnest($1::uuid[]) id) u
-  left join public.talent_profiles t on t.id = u.id
+select u.id::text, u.found, c.secs, c.l, c.n
+  from (select d.id, (select t.id from public.talent_profiles t where t.id = d.id) is not null as found
+          from (select distinct id from unnest($1::uuid[]) id) d
+        offset 0) u
   left join lateral (
     select w.secs, lower(e.recipient_email) as l, count(*)::int as n
       from public.email_notifications e

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"os"
@@ -193,4 +194,53 @@ func AsRole(ctx context.Context, pool *pgxpool.Pool, role, sub, email string, fn
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// Plan is what EXPLAIN (ANALYZE, FORMAT JSON) said of a statement.
+type Plan struct {
+	Text string // the JSON, for the test log and for Contains checks
+	tree any
+}
+
+// ExplainAnalyze runs query under EXPLAIN (ANALYZE, FORMAT JSON): it executes it, so
+// a data-changing statement takes effect.
+func ExplainAnalyze(t testing.TB, pool *pgxpool.Pool, query string, args ...any) Plan {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), "explain (analyze, format json) "+query, args...)
+	if err != nil {
+		t.Fatalf("explaining: %v", err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("explaining: %v", err)
+	}
+	p := Plan{Text: strings.Join(lines, "\n")}
+	if err := json.Unmarshal([]byte(p.Text), &p.tree); err != nil {
+		t.Fatalf("reading the plan: %v", err)
+	}
+	return p
+}
+
+// RowsRead sums the rows that the plan's scans of table returned or filtered out.
+func (p Plan) RowsRead(table string) float64 { return rowsRead(p.tree, table) }
+
+func rowsRead(node any, table string) float64 {
+	var n float64
+	switch v := node.(type) {
+	case map[string]any:
+		if v["Relation Name"] == table {
+			rows, _ := v["Actual Rows"].(float64)
+			loops, _ := v["Actual Loops"].(float64)
+			removed, _ := v["Rows Removed by Filter"].(float64)
+			n += (rows + removed) * loops
+		}
+		for _, c := range v {
+			n += rowsRead(c, table)
+		}
+	case []any:
+		for _, c := range v {
+			n += rowsRead(c, table)
+		}
+	}
+	return n
 }

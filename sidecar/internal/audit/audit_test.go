@@ -1,0 +1,89 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+// The batch insert probes talent_profiles and talent_deletions by primary key, once
+// per row, however many talents exist: with 2,000 talents and 2,000 tombstones, a
+// batch of 500 rows (a full default batch) reads 500 profiles and the tombstones of
+// its two deletes, and scans neither table. The rows it writes are right too: an existing talent keeps its id, a
+// deleted one is logged with the tombstone's actor and no id, and a delete without
+// an actor is not an admin action.
+func TestInsertProbesTalentsByKey(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `
+		with u as (
+		  insert into auth.users (id, email)
+		  select gen_random_uuid(), 'user' || i || '@example.com' from generate_series(1, 2000) i
+		  returning id, email)
+		insert into public.talent_profiles (user_id, name, email) select id, email, email from u;
+		insert into sidecar.talent_deletions (talent_profile_id, deleted_by, deleted_role)
+		select gen_random_uuid(), gen_random_uuid(), 'test' from generate_series(1, 2000);
+		analyze public.talent_profiles;
+		analyze sidecar.talent_deletions`)
+	require.NoError(t, err)
+	rows, err := db.Pool.Query(ctx, `select id::text from public.talent_profiles limit 498`)
+	require.NoError(t, err)
+	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	admin := "00000000-0000-4000-8000-0000000000ad"
+	var deleted, deleter string
+	require.NoError(t, db.Pool.QueryRow(ctx, `
+		insert into sidecar.talent_deletions (talent_profile_id, deleted_by, deleted_role)
+		values (gen_random_uuid(), gen_random_uuid(), 'authenticated') returning talent_profile_id::text, deleted_by::text`).Scan(&deleted, &deleter))
+	anonymous := "00000000-0000-4000-8000-000000000001" // deleted by ops: no tombstone actor
+
+	h := New()
+	p := &h.pending
+	at := time.Now()
+	add := func(id, action, admin, key string) {
+		p.talentID = append(p.talentID, id)
+		p.action = append(p.action, action)
+		p.reason = append(p.reason, nil)
+		p.adminID = append(p.adminID, opt(admin))
+		p.from = append(p.from, opt("approved"))
+		p.to = append(p.to, opt("active"))
+		p.email = append(p.email, opt("x@example.com"))
+		p.name = append(p.name, opt("X"))
+		p.source = append(p.source, "replication")
+		p.key = append(p.key, key)
+		p.committedAt = append(p.committedAt, &at)
+	}
+	for i, id := range kept {
+		add(id, "activate", admin, fmt.Sprint("k", i))
+	}
+	add(deleted, "delete", "", "deleted")
+	add(anonymous, "delete", "", "anonymous")
+
+	plan := testdb.ExplainAnalyze(t, db.Pool, insertSQL, p.talentID, p.action, p.reason,
+		p.adminID, p.from, p.to, p.email, p.name, p.source, p.key, p.committedAt)
+	t.Log(plan.Text)
+	require.NotContains(t, plan.Text, "Seq Scan")
+	require.LessOrEqual(t, plan.RowsRead("talent_profiles"), 500.0)
+	require.LessOrEqual(t, plan.RowsRead("talent_deletions"), 2.0)
+
+	got := map[string][2]string{}
+	rows, err = db.Pool.Query(ctx, `select idempotency_key, coalesce(talent_profile_id::text, '-'), coalesce(admin_user_id::text, '-')
+		from public.admin_actions`)
+	require.NoError(t, err)
+	var k, id, by string
+	_, err = pgx.ForEachRow(rows, []any{&k, &id, &by}, func() error { got[k] = [2]string{id, by}; return nil })
+	require.NoError(t, err)
+	want := map[string][2]string{"deleted": {"-", deleter}}
+	for i, id := range kept {
+		want[fmt.Sprint("k", i)] = [2]string{id, admin}
+	}
+	require.Equal(t, want, got)
+}
+
