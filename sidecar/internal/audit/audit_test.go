@@ -86,4 +86,3 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 	}
 	require.Equal(t, want, got)
 }
-
