@@ -83,11 +83,22 @@ func (l *Live) RenderStored(tpl string, vars []byte) (Rendered, error) {
 	return l.Current().RenderStored(tpl, vars)
 }
 
-// RenderStored renders template tpl with variables stored as JSON.
+// ErrNoSettings: an email cannot be rendered until a valid email_settings row is
+// applied (its portal links come from it). The sender retries it later.
+var ErrNoSettings = errors.New("no valid email_settings applied: the portal links are unknown")
+
+// RenderStored renders template tpl with variables stored as JSON, and the portal
+// links and company name of the settings in force (see Vars).
 func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
 	var v Vars
 	if err := json.Unmarshal(vars, &v); err != nil {
 		return Rendered{}, fmt.Errorf("template %s: reading template_vars: %w", tpl, err)
+	}
+	switch {
+	case c.Settings != nil:
+		v.withSettings(c.Settings.PortalURL, c.Settings.FromName)
+	case v.PortalURL == "":
+		return Rendered{}, fmt.Errorf("template %s: %w", tpl, ErrNoSettings)
 	}
 	t := c.Templates[tpl]
 	if t == nil {

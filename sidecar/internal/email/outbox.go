@@ -311,6 +311,10 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 			return
 		}
 		r, err := o.opts.Render(c.msg.Type, c.vars)
+		if errors.Is(err, ErrNoSettings) {
+			o.record(ctx, c, "", temporary(err))
+			return
+		}
 		if err != nil {
 			o.record(ctx, c, "", permanent(fmt.Errorf("rendering failed: %w", err)))
 			return

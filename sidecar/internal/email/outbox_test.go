@@ -226,7 +226,8 @@ func TestOutboxYieldsToABackloggedPipelineWithoutStarving(t *testing.T) {
 
 // A row the Queuer wrote carries template variables, not content: the sender renders
 // it with the templates in force, sends that, and records what it sent. Variables
-// that cannot be rendered fail the row for good, with the reason.
+// that cannot be rendered fail the row for good, with the reason; a row that needs
+// the settings while none are valid waits and is tried again.
 func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -241,15 +242,22 @@ func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
 	}
 	queue("r:ok", "approval", `{"TalentName":"Ana <b>Lima</b>","PortalURL":"https://portal.example.com","CompanyName":"Northlight"}`)
 	queue("r:bad", "approval", `["not", "an", "object"]`)
+	queue("r:later", "approval", `{"TalentName":"Bo"}`)
 
 	_, err := f.pool.Exec(ctx, `insert into email_notifications (email_type, recipient_email, idempotency_key, from_email)
 		values ('approval', 'x@example.com', 'r:empty', 'talent@example.com')`)
 	require.ErrorContains(t, err, "email_notifications_renderable", "a row needs content or variables")
 
-	startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Render: f.live.RenderStored})
-	eventually(t, "both rows final", func() bool {
-		return f.row(t, "r:ok").Status != "queued" && f.row(t, "r:bad").Status != "queued"
+	// No valid settings for r:later: it fails an attempt, temporarily.
+	noSettings := &Config{Templates: f.live.Current().Templates}
+	startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Render: noSettings.RenderStored, BackoffBase: time.Hour})
+	eventually(t, "every row tried", func() bool {
+		return f.row(t, "r:ok").Status != "queued" && f.row(t, "r:bad").Status != "queued" && f.row(t, "r:later").Attempts == 1
 	})
+	later := f.row(t, "r:later")
+	require.Equal(t, "queued", later.Status)
+	require.Contains(t, later.LastError, ErrNoSettings.Error())
+	require.Greater(t, later.NextIn, 5*time.Minute, "retried after the backoff, not at once")
 
 	require.Equal(t, "sent", f.row(t, "r:ok").Status)
 	acc := fake.Accepted()

@@ -56,7 +56,8 @@ func Preview(ctx context.Context, pool *pgxpool.Pool, name, profileID string) (R
 		if err != nil {
 			return Rendered{}, fmt.Errorf("decoding profile %s: %w", profileID, err)
 		}
-		v = varsFor(row, row.Str("status"), row.Str("status"), &s)
+		v = varsFor(row, row.Str("status"), row.Str("status"))
+		v.withSettings(s.PortalURL, s.FromName)
 		if v.SubmittedAt == "" {
 			v.SubmittedAt = "(not submitted yet)"
 		}

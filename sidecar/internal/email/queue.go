@@ -109,7 +109,7 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 	if cfg.Settings == nil {
 		return fmt.Errorf("queueing %s email: no valid email_settings applied", tpl)
 	}
-	v := varsFor(ev.New, from, to, cfg.Settings)
+	v := varsFor(ev.New, from, to)
 	vars, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("queueing %s email: %w", tpl, err)
@@ -389,29 +389,21 @@ func opt(s string) *string {
 	return &s
 }
 
-// varsFor builds the template variables of a profile row.
-func varsFor(r change.Row, from, to string, s *Settings) Vars {
-	portal := strings.TrimRight(s.PortalURL, "/")
-	id := r.Str("id")
+// varsFor builds the template variables of a profile row that come from the row
+// (see Vars: the rest are filled in when the email is rendered).
+func varsFor(r change.Row, from, to string) Vars {
 	v := Vars{
 		TalentName:      strings.TrimSpace(r.Str("name")),
 		TalentEmail:     strings.TrimSpace(r.Str("email")),
-		TalentID:        id,
+		TalentID:        r.Str("id"),
 		Status:          to,
 		PreviousStatus:  from,
 		RejectionReason: r.Str("rejection_reason"),
-		PortalURL:       portal,
-		ProfileURL:      portal + "/profile",
-		AdminURL:        portal + "/admin/talent/" + id,
-		CompanyName:     s.FromName,
+		SubmittedAt:     formatTime(r["submitted_at"]),
 	}
 	if v.TalentName == "" {
 		v.TalentName = "there"
 	}
-	if v.CompanyName == "" {
-		v.CompanyName = "the talent team"
-	}
-	v.SubmittedAt = formatTime(r["submitted_at"])
 	return v
 }
 

@@ -435,3 +435,41 @@ func (f *fixture) settings(t testing.TB, set string) {
 	require.NoError(t, err)
 	require.NoError(t, f.live.Load(ctx))
 }
+
+// A queued email stores the talent as it was at the change, and nothing that comes
+// from the settings: the portal links and company name are those in force when it
+// is sent. Variables a row does store (an older queue format) are kept, and without
+// valid settings a row that needs them waits (ErrNoSettings, which the sender
+// retries) instead of going out with empty links.
+func TestQueueStoresTheTalentLinksComeAtSend(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.settings(t, `portal_url = 'https://old.example.com', from_name = 'Old Co'`)
+	id := f.newTalent(t, "Pia", "pia@example.com")
+	require.NoError(t, queueInTx(ctx, f, f.queue, statusEvent(t, f, id, "submitted", "approved", "p1")))
+
+	var stored map[string]string
+	require.NoError(t, f.pool.QueryRow(ctx, `select template_vars from email_notifications`).Scan(&stored))
+	require.Equal(t, map[string]string{"TalentName": "Pia", "TalentEmail": "pia@example.com", "TalentID": id,
+		"Status": "approved", "PreviousStatus": "submitted"}, stored)
+
+	f.settings(t, `portal_url = 'https://new.example.com/', from_name = 'New Co'`)
+	n := f.notifications(t)
+	require.Len(t, n, 1)
+	require.Contains(t, n[0].HTML, "https://new.example.com/profile")
+	require.Contains(t, n[0].Text, "New Co")
+	require.NotContains(t, n[0].HTML+n[0].Text, "old.example.com")
+
+	old := []byte(`{"TalentName":"Pia","TalentID":"` + id + `","ProfileURL":"https://kept.example.com/me","CompanyName":"Kept Co","PortalURL":"https://kept.example.com"}`)
+	r, err := f.live.RenderStored(Approval, old)
+	require.NoError(t, err)
+	require.Contains(t, r.HTML, "https://kept.example.com/me")
+	require.Contains(t, r.Text, "Kept Co")
+
+	unset := &Config{Templates: f.live.Current().Templates}
+	_, err = unset.RenderStored(Approval, []byte(`{"TalentName":"Pia"}`))
+	require.ErrorIs(t, err, ErrNoSettings)
+	_, err = unset.RenderStored(Approval, old)
+	require.NoError(t, err, "a row that stored its links does not need the settings")
+}

@@ -32,18 +32,44 @@ var TemplateNames = []string{Welcome, AdminNewSubmission, Approval, Rejection, A
 // is available: a template naming another field, or a function that does not exist,
 // is refused when an admin saves it. All values are plain strings so templates stay
 // simple; html/template escapes them in HTML bodies.
+//
+// A queued email stores the variables that come from the change (the talent at
+// that moment) as template_vars, without empty ones; the portal links and the
+// company name come from the settings in force when it is sent (withSettings), as
+// the templates do. A stored value (a row queued before this was so) is kept.
 type Vars struct {
-	TalentName      string // the talent's name
-	TalentEmail     string // the talent's email address
-	TalentID        string // the profile's id (uuid)
-	Status          string // the new status, e.g. "approved"
-	PreviousStatus  string // the status before the change, e.g. "submitted"
-	RejectionReason string // the admin's reason (rejection emails; empty otherwise)
-	SubmittedAt     string // when the profile was submitted, e.g. "21 Nov 2026 10:04 UTC"
-	PortalURL       string // email_settings.portal_url
-	ProfileURL      string // the talent's own profile page in the portal
-	AdminURL        string // the admin review page of this profile
-	CompanyName     string // email_settings.from_name
+	TalentName      string `json:",omitempty"` // the talent's name
+	TalentEmail     string `json:",omitempty"` // the talent's email address
+	TalentID        string `json:",omitempty"` // the profile's id (uuid)
+	Status          string `json:",omitempty"` // the new status, e.g. "approved"
+	PreviousStatus  string `json:",omitempty"` // the status before the change, e.g. "submitted"
+	RejectionReason string `json:",omitempty"` // the admin's reason (rejection emails; empty otherwise)
+	SubmittedAt     string `json:",omitempty"` // when the profile was submitted, e.g. "21 Nov 2026 10:04 UTC"
+	PortalURL       string `json:",omitempty"` // email_settings.portal_url
+	ProfileURL      string `json:",omitempty"` // the talent's own profile page in the portal
+	AdminURL        string `json:",omitempty"` // the admin review page of this profile
+	CompanyName     string `json:",omitempty"` // email_settings.from_name
+}
+
+// withSettings fills the variables that come from the email settings (portal URL
+// and company name) where they are empty.
+func (v *Vars) withSettings(portalURL, company string) {
+	portal := strings.TrimRight(portalURL, "/")
+	if v.PortalURL == "" {
+		v.PortalURL = portal
+	}
+	if v.ProfileURL == "" {
+		v.ProfileURL = portal + "/profile"
+	}
+	if v.AdminURL == "" {
+		v.AdminURL = portal + "/admin/talent/" + v.TalentID
+	}
+	if v.CompanyName == "" {
+		v.CompanyName = company
+	}
+	if v.CompanyName == "" {
+		v.CompanyName = "the talent team"
+	}
 }
 
 // varNames is the set of allowed field names, read from Vars.
@@ -69,8 +95,7 @@ func VarNames() []string {
 // SampleVars fills every variable, so validation executes every {{if}} branch that
 // tests a variable and previews look like a real email.
 func SampleVars(portalURL, company string) Vars {
-	portalURL = strings.TrimRight(portalURL, "/")
-	return Vars{
+	v := Vars{
 		TalentName:      "Jordan Avery",
 		TalentEmail:     "jordan.avery@example.com",
 		TalentID:        "8c1f4d2e-5b7a-4c3e-9f10-2a6b8d4e1c77",
@@ -78,11 +103,9 @@ func SampleVars(portalURL, company string) Vars {
 		PreviousStatus:  "submitted",
 		RejectionReason: "We are not adding new voice talent in your region this quarter.",
 		SubmittedAt:     "21 Nov 2026 10:04 UTC",
-		PortalURL:       portalURL,
-		ProfileURL:      portalURL + "/profile",
-		AdminURL:        portalURL + "/admin/talent/8c1f4d2e-5b7a-4c3e-9f10-2a6b8d4e1c77",
-		CompanyName:     company,
 	}
+	v.withSettings(portalURL, company)
+	return v
 }
 
 // maxRendered bounds one rendered part, so a template such as {{range 1000000000}}
