@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -84,7 +85,11 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	p := sidecartest.Start(b, bin, env)
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	p.Stop()
-	_, err = db.Pool.Exec(ctx, `select pg_create_logical_replication_slot('bench_recv', 'pgoutput')`)
+	// Three baseline slots at the same point: pg_recvlogical's time on this machine
+	// varies from run to run as much as ours does, so the baseline is the median of
+	// three reads of the same range.
+	_, err = db.Pool.Exec(ctx, `select pg_create_logical_replication_slot('bench_recv_' || i, 'pgoutput')
+		from generate_series(1, 3) i`)
 	require.NoError(b, err)
 
 	// The backlog.
@@ -142,13 +147,18 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	require.Len(b, fake.Accepted(), 5*talents, "emails accepted by the SendGrid fake")
 	require.Empty(b, fake.Invalid())
 
-	rstart := time.Now()
-	cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", "bench_recv", "--start", "--no-loop",
-		"-o", "proto_version=1", "-o", "publication_names=talent_sidecar", "-P", "pgoutput",
-		"--endpos", endLSN, "-f", "/dev/null")
-	out, err := cmd.CombinedOutput()
-	require.NoError(b, err, "%s", out)
-	recv := time.Since(rstart)
+	var recvs []time.Duration
+	for i := 1; i <= 3; i++ {
+		rstart := time.Now()
+		cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", fmt.Sprint("bench_recv_", i), "--start", "--no-loop",
+			"-o", "proto_version=1", "-o", "publication_names=talent_sidecar", "-P", "pgoutput",
+			"--endpos", endLSN, "-f", "/dev/null")
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "%s", out)
+		recvs = append(recvs, time.Since(rstart))
+	}
+	slices.Sort(recvs)
+	recv := recvs[1]
 
 	rate := float64(changes) / drain.Seconds()
 	recvRate := float64(changes) / recv.Seconds()
@@ -158,8 +168,8 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	b.ReportMetric(drain.Seconds(), "drain_s")
 	b.ReportMetric(float64(drainRSS)/(1<<20), "drain_rss_MiB")
 	b.ReportMetric(allSent.Seconds(), "all_emails_sent_s")
-	b.Logf("drained %d row changes (%d audit rows, %d emails queued) in %s (%.0f/s); pg_recvlogical decoded them in %s (%.0f/s); ratio %.2f; RSS max %.1f MiB; every email sent %s after start",
-		changes, wantRows, queued, drain.Round(time.Millisecond), rate, recv.Round(time.Millisecond), recvRate, rate/recvRate, float64(drainRSS)/(1<<20), allSent.Round(time.Millisecond))
+	b.Logf("drained %d row changes (%d audit rows, %d emails queued) in %s (%.0f/s); pg_recvlogical decoded them in %s (%.0f/s; median of %s); ratio %.2f; RSS max %.1f MiB; every email sent %s after start",
+		changes, wantRows, queued, drain.Round(time.Millisecond), rate, recv.Round(time.Millisecond), recvRate, recvs, rate/recvRate, float64(drainRSS)/(1<<20), allSent.Round(time.Millisecond))
 }
 
 // BenchmarkSteadyLatency: admins approve talents at a fixed 1,000 transactions/s
