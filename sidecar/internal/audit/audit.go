@@ -58,6 +58,11 @@ type rows struct {
 
 func (r *rows) len() int { return len(r.key) }
 
+// args are insertSQL's parameters.
+func (r *rows) args() []any {
+	return []any{r.talentID, r.action, r.reason, r.adminID, r.from, r.to, r.email, r.name, r.source, r.key, r.committedAt}
+}
+
 // Handle buffers the audit row of ev, if it is an admin action. The row is written
 // by Flush in the same transaction.
 func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
@@ -151,9 +156,7 @@ func (h *Handler) Flush(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	defer h.Discard()
-	_, err := tx.Exec(ctx, insertSQL, p.talentID, p.action, p.reason, p.adminID, p.from, p.to,
-		p.email, p.name, p.source, p.key, p.committedAt)
-	if err != nil {
+	if _, err := tx.Exec(ctx, insertSQL, p.args()...); err != nil {
 		return fmt.Errorf("inserting %d admin actions: %w", p.len(), err)
 	}
 	return nil

@@ -9,15 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
 // The batch insert probes talent_profiles and talent_deletions by primary key, once
 // per row, however many talents exist: with 2,000 talents and 2,000 tombstones, a
 // batch of 500 rows (a full default batch) reads 500 profiles and the tombstones of
-// its two deletes, and scans neither table. The rows it writes are right too: an existing talent keeps its id, a
-// deleted one is logged with the tombstone's actor and no id, and a delete without
-// an actor is not an admin action.
+// its two deletes, and scans neither table. The rows it writes are right too: an
+// existing talent keeps its id, a deleted one is logged with the tombstone's actor
+// and no id, and a delete without an actor is not an admin action.
 func TestInsertProbesTalentsByKey(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
@@ -44,30 +45,24 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 		values (gen_random_uuid(), gen_random_uuid(), 'authenticated') returning talent_profile_id::text, deleted_by::text`).Scan(&deleted, &deleter))
 	anonymous := "00000000-0000-4000-8000-000000000001" // deleted by ops: no tombstone actor
 
+	// The batch, through Handle as the pipeline builds it.
 	h := New()
-	p := &h.pending
-	at := time.Now()
-	add := func(id, action, admin, key string) {
-		p.talentID = append(p.talentID, id)
-		p.action = append(p.action, action)
-		p.reason = append(p.reason, nil)
-		p.adminID = append(p.adminID, opt(admin))
-		p.from = append(p.from, opt("approved"))
-		p.to = append(p.to, opt("active"))
-		p.email = append(p.email, opt("x@example.com"))
-		p.name = append(p.name, opt("X"))
-		p.source = append(p.source, "replication")
-		p.key = append(p.key, key)
-		p.committedAt = append(p.committedAt, &at)
+	talent := func(id, status string) change.Row {
+		return change.Row{"id": id, "status": status, "updated_by": admin, "email": "x@example.com", "name": "X"}
 	}
 	for i, id := range kept {
-		add(id, "activate", admin, fmt.Sprint("k", i))
+		ev := &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Update,
+			Old: talent(id, "approved"), New: talent(id, "active"), Key: fmt.Sprint("k", i), CommitTime: time.Now()}
+		require.NoError(t, h.Handle(ctx, nil, ev))
 	}
-	add(deleted, "delete", "", "deleted")
-	add(anonymous, "delete", "", "anonymous")
+	for _, id := range []string{deleted, anonymous} {
+		ev := &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Delete,
+			Old: talent(id, "active"), Key: id}
+		require.NoError(t, h.Handle(ctx, nil, ev))
+	}
+	require.Equal(t, 500, h.pending.len())
 
-	plan := testdb.ExplainAnalyze(t, db.Pool, insertSQL, p.talentID, p.action, p.reason,
-		p.adminID, p.from, p.to, p.email, p.name, p.source, p.key, p.committedAt)
+	plan := testdb.ExplainAnalyze(t, db.Pool, insertSQL, h.pending.args()...)
 	t.Log(plan.Text)
 	require.NotContains(t, plan.Text, "Seq Scan")
 	require.LessOrEqual(t, plan.RowsRead("talent_profiles"), 500.0)
@@ -80,9 +75,9 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 	var k, id, by string
 	_, err = pgx.ForEachRow(rows, []any{&k, &id, &by}, func() error { got[k] = [2]string{id, by}; return nil })
 	require.NoError(t, err)
-	want := map[string][2]string{"deleted": {"-", deleter}}
+	want := map[string][2]string{deleted + KeySuffix: {"-", deleter}}
 	for i, id := range kept {
-		want[fmt.Sprint("k", i)] = [2]string{id, admin}
+		want[fmt.Sprint("k", i, KeySuffix)] = [2]string{id, admin}
 	}
 	require.Equal(t, want, got)
 }

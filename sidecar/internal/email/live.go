@@ -84,7 +84,8 @@ func (l *Live) RenderStored(tpl string, vars []byte) (Rendered, error) {
 }
 
 // ErrNoSettings: an email cannot be rendered until a valid email_settings row is
-// applied (its portal links come from it). The sender retries it later.
+// applied (its portal links come from it). RenderStored returns it as a temporary
+// failure, so the sender retries the row later.
 var ErrNoSettings = errors.New("no valid email_settings applied: the portal links are unknown")
 
 // RenderStored renders template tpl with variables stored as JSON, and the portal
@@ -98,7 +99,7 @@ func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
 	case c.Settings != nil:
 		v.withSettings(c.Settings.PortalURL, c.Settings.FromName)
 	case v.PortalURL == "":
-		return Rendered{}, fmt.Errorf("template %s: %w", tpl, ErrNoSettings)
+		return Rendered{}, temporary(fmt.Errorf("template %s: %w", tpl, ErrNoSettings))
 	}
 	t := c.Templates[tpl]
 	if t == nil {

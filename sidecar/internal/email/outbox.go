@@ -37,7 +37,8 @@ type OutboxOptions struct {
 	YieldPause time.Duration // 100ms
 	// Render renders a queued row that has no content yet from its template name and
 	// template_vars (Live.RenderStored). Rows queued by the sidecar need it; a row
-	// that carries its content is sent as it is.
+	// that carries its content is sent as it is. An error classified with *SendError
+	// keeps its class; any other fails the row for good.
 	Render func(tpl string, vars []byte) (Rendered, error)
 }
 
@@ -311,12 +312,12 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 			return
 		}
 		r, err := o.opts.Render(c.msg.Type, c.vars)
-		if errors.Is(err, ErrNoSettings) {
-			o.record(ctx, c, "", temporary(err))
-			return
-		}
 		if err != nil {
-			o.record(ctx, c, "", permanent(fmt.Errorf("rendering failed: %w", err)))
+			var se *SendError
+			if !errors.As(err, &se) {
+				err = permanent(err) // variables that do not render now never will
+			}
+			o.record(ctx, c, "", fmt.Errorf("rendering failed: %w", err))
 			return
 		}
 		c.msg.Subject, c.msg.HTML, c.msg.Text, c.rendered = r.Subject, r.HTML, r.Text, true

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
@@ -51,10 +50,6 @@ func classify(err error) (perm bool, retryAt time.Time) {
 	var se *SendError
 	if errors.As(err, &se) {
 		return se.Permanent, se.RetryAt
-	}
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return false, time.Time{}
 	}
 	return false, time.Time{}
 }

@@ -88,8 +88,8 @@ func Transition(from, to string) string {
 	return ""
 }
 
-// Handle decides and renders the emails of a talent_profiles status change and
-// buffers them for Flush. It does not touch the database.
+// Handle decides the emails of a talent_profiles status change, with their
+// variables, and buffers them for Flush. It does not touch the database.
 func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if ev.Table != "talent_profiles" || (ev.Schema != "" && ev.Schema != "public") || ev.Op != change.Update || ev.Old == nil || ev.New == nil {
 		return nil
@@ -220,6 +220,13 @@ type countKey struct {
 	l, talent string
 }
 
+// flood is what lockAndScan learned for a batch.
+type flood struct {
+	lowerOf map[string]string // recipient -> lower(recipient), as Postgres lowercases
+	gone    map[string]bool   // talents deleted since their change
+	recent  map[countKey]int  // recent emails not failed
+}
+
 // Flush writes the buffered emails in two round trips: the flood locks with the
 // recent counts, then one insert. Flood control is decided afterwards, in buffer
 // order, over the rows the insert added, counting the rows this batch accepts, so
@@ -254,10 +261,8 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		}
 	}
 
-	lowerOf := map[string]string{}
-	gone := map[string]bool{}
-	recent := map[countKey]int{}
-	if err := q.lockAndScan(ctx, tx, floodTo, talents, windows, lowerOf, gone, recent); err != nil {
+	fl, err := q.lockAndScan(ctx, tx, floodTo, talents, windows)
+	if err != nil {
 		return err
 	}
 
@@ -265,7 +270,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	talent, tpl, to, vars := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	status, why, key, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
 	for _, c := range rows {
-		if gone[c.talentID] {
+		if fl.gone[c.talentID] {
 			// Deleted after the change: nothing to send, and the foreign key would
 			// refuse the row. Recorded without the talent, as the audit log does.
 			c.status, c.why = "failed", "suppressed: the talent was deleted before this email was queued"
@@ -298,8 +303,8 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		if !added[c.key] || c.status != "queued" {
 			continue // a redelivery (queued before, counted then), or not to be sent
 		}
-		l := lowerOf[c.to]
-		if got := recent[countKey{c.windowSecs, l, c.talentID}]; got >= c.limit {
+		l := fl.lowerOf[c.to]
+		if got := fl.recent[countKey{c.windowSecs, l, c.talentID}]; got >= c.limit {
 			c.status = "failed"
 			heldKey = append(heldKey, c.key)
 			heldWhy = append(heldWhy, fmt.Sprintf("held back: %s already received %d emails in the last %s (per_recipient_limit %d)",
@@ -308,7 +313,7 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 			continue
 		}
 		for _, w := range windows {
-			recent[countKey{w, l, c.talentID}]++
+			fl.recent[countKey{w, l, c.talentID}]++
 		}
 		q.queued = true
 	}
@@ -330,8 +335,8 @@ func (q *Queuer) Committed(context.Context) {
 
 // lockAndScan runs lockSQL and scanSQL in one round trip: it locks the talents'
 // flood counts, and reads which talents are gone and the recent counts.
-func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []string, windows []int,
-	lowerOf map[string]string, gone map[string]bool, recent map[countKey]int) error {
+func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []string, windows []int) (*flood, error) {
+	fl := &flood{lowerOf: map[string]string{}, gone: map[string]bool{}, recent: map[countKey]int{}}
 	if len(windows) == 0 {
 		windows = []int{0} // nothing to count: still learn which talents are gone
 	}
@@ -343,16 +348,16 @@ func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []strin
 
 	rows, err := br.Query()
 	if err != nil {
-		return fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
+		return nil, fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
 	}
 	var r, l string
-	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { lowerOf[r] = l; return nil })
+	_, err = pgx.ForEachRow(rows, []any{&r, &l}, func() error { fl.lowerOf[r] = l; return nil })
 	if err != nil {
-		return fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
+		return nil, fmt.Errorf("locking flood counts of %d talents: %w", len(talents), err)
 	}
 
 	if rows, err = br.Query(); err != nil {
-		return fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
+		return nil, fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
 	}
 	var talent string
 	var exists bool
@@ -360,20 +365,20 @@ func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []strin
 	var lp *string
 	_, err = pgx.ForEachRow(rows, []any{&talent, &exists, &secs, &lp, &n}, func() error {
 		if !exists {
-			gone[talent] = true
+			fl.gone[talent] = true
 		}
 		if lp != nil {
-			recent[countKey{*secs, *lp, talent}] = *n
+			fl.recent[countKey{*secs, *lp, talent}] = *n
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
+		return nil, fmt.Errorf("counting recent emails of %d talents: %w", len(talents), err)
 	}
 	if err := br.Close(); err != nil {
-		return fmt.Errorf("counting recent emails: %w", err)
+		return nil, fmt.Errorf("counting recent emails: %w", err)
 	}
-	return nil
+	return fl, nil
 }
 
 // Discard forgets the buffered emails (their transaction was rolled back).

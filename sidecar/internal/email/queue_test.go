@@ -195,21 +195,29 @@ func TestQueueFloodControlWithinOneBatch(t *testing.T) {
 func TestQueueFloodControlAcrossConcurrentInstances(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	ctx := context.Background()
 	f.settings(t, `per_recipient_limit = 1, admin_recipients = '{}'`)
 	id := f.newTalent(t, "Hu", "hu@example.com")
 	other := NewQueuer(f.live, nil, testlog.New(t))
 
-	txA, err := f.pool.Begin(ctx)
-	require.NoError(t, err)
-	defer txA.Rollback(ctx)
-	require.NoError(t, f.queue.Handle(ctx, txA, statusEvent(t, f, id, "draft", "submitted", "x1")))
-	require.NoError(t, f.queue.Flush(ctx, txA))
+	txA := openBatch(t, f, statusEvent(t, f, id, "draft", "submitted", "x1"))
 
 	// The second instance waits on the lock until the first commits.
 	waitsFor(t, f, txA, other, statusEvent(t, f, id, "submitted", "approved", "x2"))
 	require.Equal(t, map[string]string{"x1:welcome:hu@example.com": "queued", "x2:approval:hu@example.com": "failed"},
 		f.statuses(t))
+}
+
+// openBatch queues ev with f.queue in a transaction it leaves open (holding the
+// flood locks), for the test to commit; it is rolled back at cleanup otherwise.
+func openBatch(t *testing.T, f *fixture, ev *change.Event) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	require.NoError(t, f.queue.Handle(ctx, tx, ev))
+	require.NoError(t, f.queue.Flush(ctx, tx))
+	return tx
 }
 
 // queueInTx queues evs with q in one transaction, as one pipeline batch.
@@ -332,11 +340,7 @@ func TestQueueAdminNoticesLockPerTalent(t *testing.T) {
 	a := f.newTalent(t, "Ka", "ka@example.com")
 	b := f.newTalent(t, "Lu", "lu@example.com")
 
-	txA, err := f.pool.Begin(ctx)
-	require.NoError(t, err)
-	defer txA.Rollback(ctx)
-	require.NoError(t, f.queue.Handle(ctx, txA, statusEvent(t, f, a, "draft", "submitted", "k1")))
-	require.NoError(t, f.queue.Flush(ctx, txA))
+	txA := openBatch(t, f, statusEvent(t, f, a, "draft", "submitted", "k1"))
 
 	// Another talent's submission, from another instance, commits while txA is open.
 	other := NewQueuer(f.live, nil, testlog.New(t))
