@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
 )
 
 // Action names the admin action of a status transition, or "" when the transition
@@ -38,10 +39,13 @@ const KeySuffix = "/audit"
 // worker at a time (Handle, then Flush or Discard), which is what the pipeline does.
 type Handler struct {
 	pending rows
+	insert  *ideminsert.Insert
 }
 
 // New returns the audit handler.
-func New() *Handler { return &Handler{} }
+func New() *Handler {
+	return &Handler{insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "")}
+}
 
 // rows holds buffered audit rows column by column, the shape of the unnest insert.
 type rows struct {
@@ -129,7 +133,8 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 // foreign key would refuse a deleted one; the key and the snapshot still name it.
 // Both lookups are scalar subqueries, one primary-key probe per row: written as
 // joins, the planner hashed the whole of talent_profiles (and of the never-pruned
-// talent_deletions) for every batch.
+// talent_deletions) for every batch. A row whose key is already there (a redelivered
+// change) is skipped: see ideminsert.
 const insertSQL = `
 insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
@@ -146,8 +151,7 @@ select t.id, r.action, r.reason, coalesce(r.admin_id::uuid, t.deleted_by), r.fro
                 (select d.deleted_by from sidecar.talent_deletions d
                   where d.talent_profile_id = r.talent_id::uuid) end as deleted_by) t
  where r.action <> 'delete' or t.deleted_by is not null
- order by r.n
-on conflict (idempotency_key) do nothing`
+ order by r.n`
 
 // Flush writes the buffered rows with one statement.
 func (h *Handler) Flush(ctx context.Context, tx pgx.Tx) error {
@@ -156,7 +160,7 @@ func (h *Handler) Flush(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	defer h.Discard()
-	if _, err := tx.Exec(ctx, insertSQL, p.args()...); err != nil {
+	if _, err := h.insert.Run(ctx, tx, p.args()...); err != nil {
 		return fmt.Errorf("inserting %d admin actions: %w", p.len(), err)
 	}
 	return nil

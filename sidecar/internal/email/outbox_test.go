@@ -251,8 +251,10 @@ func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
 	// No valid settings for r:later: it fails an attempt, temporarily.
 	noSettings := &Config{Templates: f.live.Current().Templates}
 	startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Render: noSettings.RenderStored, BackoffBase: time.Hour})
+	// (A claim counts the attempt; the error is recorded after it.)
 	eventually(t, "every row tried", func() bool {
-		return f.row(t, "r:ok").Status != "queued" && f.row(t, "r:bad").Status != "queued" && f.row(t, "r:later").Attempts == 1
+		later := f.row(t, "r:later")
+		return f.row(t, "r:ok").Status != "queued" && f.row(t, "r:bad").Status != "queued" && later.Attempts == 1 && later.LastError != ""
 	})
 	later := f.row(t, "r:later")
 	require.Equal(t, "queued", later.Status)

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
 )
 
 // Queuer is the change.Handler that queues the emails of a talent status change
@@ -38,6 +39,7 @@ type Queuer struct {
 	wake    func()
 	log     *slog.Logger
 	pending []candidate
+	insert  *ideminsert.Insert
 	// queued: the transaction being built queued an email to send; Committed wakes
 	// the sender then.
 	queued bool
@@ -63,7 +65,8 @@ type candidate struct {
 // pipeline's workers commit one after another. Outboxes of other instances, and
 // rows queued by other means, are found by their next poll.
 func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
-	return &Queuer{live: live, wake: wake, log: log.With("component", "email.queue")}
+	return &Queuer{live: live, wake: wake, log: log.With("component", "email.queue"),
+		insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "returning idempotency_key")}
 }
 
 // NotifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
@@ -189,8 +192,9 @@ select u.id::text, u.found, c.secs, c.l, c.n
      where e.talent_profile_id = u.id and e.status <> 'failed'
      group by 1, 2) c on true`
 
-// insertSQL writes the batch's emails in one statement and returns the keys it
-// inserted: a key already there is a redelivered change, queued before.
+// insertSQL writes the batch's emails in one statement; Flush runs it through
+// ideminsert, which returns the keys it inserted: a key already there is a
+// redelivered change, queued before.
 const insertSQL = `
 insert into public.email_notifications
   (talent_profile_id, email_type, recipient_email, template_vars, status, last_error,
@@ -201,9 +205,7 @@ select r.talent_id::uuid, r.tpl, r.recipient, r.vars::jsonb, r.status, r.why,
               $7::text[], $8::text[], $9::text[], $10::text[])
          with ordinality as r(talent_id, tpl, recipient, vars, status, why,
                               key, from_email, from_name, reply_to, n)
- order by r.n
-on conflict (idempotency_key) do nothing
-returning idempotency_key`
+ order by r.n`
 
 // holdSQL marks the emails flood control held back (rare: only when a recipient
 // reached the limit).
@@ -288,14 +290,13 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		fromName = append(fromName, c.fromName)
 		replyTo = append(replyTo, opt(c.replyTo))
 	}
-	res, err := tx.Query(ctx, insertSQL, talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo)
+	keys, err := q.insert.Run(ctx, tx, talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo)
 	if err != nil {
 		return fmt.Errorf("queueing %d emails: %w", n, err)
 	}
-	added := make(map[string]bool, n)
-	var k string
-	if _, err := pgx.ForEachRow(res, []any{&k}, func() error { added[k] = true; return nil }); err != nil {
-		return fmt.Errorf("queueing %d emails: %w", n, err)
+	added := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		added[k] = true
 	}
 
 	var heldKey, heldWhy []string

@@ -1,0 +1,114 @@
+// Package ideminsert writes a batch of rows keyed by a unique idempotency key, once.
+//
+// The obvious statement, INSERT … ON CONFLICT (key) DO NOTHING, pays for the
+// conflict on every row, conflict or not: a pre-check probe of the unique index, a
+// speculative insertion and a second WAL record to confirm it (which every logical
+// decoder of the database then reads too). About a third of the cost of the sidecar's
+// batch inserts went there, though a key is already present only when a change is
+// delivered again: after a crash, or through both inputs.
+//
+// So a batch is first inserted plainly inside a savepoint, all in one round trip.
+// If a key was already there, the statement fails with a unique violation, the
+// savepoint is rolled back and the batch is inserted again with the ON CONFLICT
+// form; the next few batches use that form directly, since redeliveries come in runs
+// (a replayed range, or a webhook sent for every change the stream also carries).
+package ideminsert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// SkipRuns is how many batches after one that met a present key use the ON CONFLICT
+// form before a plain insert is tried again.
+const SkipRuns = 8
+
+// Insert is one batch insert statement in its two forms. It is not safe for
+// concurrent use: each pipeline worker has its own.
+type Insert struct {
+	plain, skip string
+	skipFor     int // batches left to insert with the ON CONFLICT form
+}
+
+// New builds the two forms from the statement's parts: insert (INSERT … SELECT …),
+// conflict (the ON CONFLICT … DO NOTHING clause) and returning (a RETURNING clause
+// naming one text column, or "").
+func New(insert, conflict, returning string) *Insert {
+	return &Insert{
+		plain: insert + "\n" + returning,
+		skip:  insert + "\n" + conflict + "\n" + returning,
+	}
+}
+
+// Plain and Skip are the statement's two forms (for plan tests).
+func (q *Insert) Plain() string { return q.plain }
+func (q *Insert) Skip() string  { return q.skip }
+
+// Skipping tells whether the next batch will use the ON CONFLICT form.
+func (q *Insert) Skipping() bool { return q.skipFor > 0 }
+
+// Run inserts a batch in tx and returns the first column of the RETURNING clause for
+// each row it inserted (nil without one): a row whose key was already present is
+// not inserted and not returned. Any error other than a unique violation of the
+// plain form is returned as is, and tx is then aborted, as after any failed
+// statement.
+func (q *Insert) Run(ctx context.Context, tx pgx.Tx, args ...any) ([]string, error) {
+	if q.skipFor > 0 {
+		q.skipFor--
+		return query(ctx, tx, q.skip, args)
+	}
+	var got []string
+	b := &pgx.Batch{}
+	b.Queue("savepoint ideminsert")
+	b.Queue(q.plain, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		got, err = collect(rows)
+		return err
+	})
+	b.Queue("release savepoint ideminsert")
+	err := tx.SendBatch(ctx, b).Close()
+	var pgErr *pgconn.PgError
+	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+		return got, err
+	}
+	// A key was already there. Nothing of the plain insert remains after the
+	// rollback (and it returned no rows: a failed statement's RETURNING rows are
+	// never sent).
+	q.skipFor = SkipRuns
+	if _, err := tx.Exec(ctx, "rollback to savepoint ideminsert"); err != nil {
+		return nil, fmt.Errorf("rolling back the plain insert after %v: %w", pgErr.Message, err)
+	}
+	got, err = query(ctx, tx, q.skip, args)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "release savepoint ideminsert"); err != nil {
+		return nil, err
+	}
+	return got, nil
+}
+
+func query(ctx context.Context, tx pgx.Tx, sql string, args []any) ([]string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows)
+}
+
+func collect(rows pgx.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,162 @@
+package ideminsert
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
+)
+
+const (
+	insertSQL = `insert into keyed (k, n) select k, n from unnest($1::text[], $2::int[]) r(k, n)`
+	conflict  = `on conflict (k) do nothing`
+)
+
+func setup(t *testing.T) *testdb.DB {
+	t.Helper()
+	db := testdb.New(t)
+	_, err := db.Pool.Exec(context.Background(), `
+		create table keyed (
+		  id bigint generated always as identity primary key,
+		  k text not null unique,
+		  n int not null unique check (n >= 0))`)
+	require.NoError(t, err)
+	return db
+}
+
+// run inserts one batch in its own transaction and commits it.
+func run(t *testing.T, db *testdb.DB, q *Insert, keys []string, ns []int) ([]string, error) {
+	t.Helper()
+	ctx := context.Background()
+	var got []string
+	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		var err error
+		got, err = q.Run(ctx, tx, keys, ns)
+		return err
+	})
+	return got, err
+}
+
+func contents(t *testing.T, db *testdb.DB) map[string]int {
+	t.Helper()
+	rows, err := db.Pool.Query(context.Background(), `select k, n from keyed`)
+	require.NoError(t, err)
+	out := map[string]int{}
+	var k string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&k, &n}, func() error { out[k] = n; return nil })
+	require.NoError(t, err)
+	return out
+}
+
+// A batch of new keys goes in with the plain form and comes back whole.
+func TestNewKeysInsertedPlainly(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	q := New(insertSQL, conflict, "returning k")
+	got, err := run(t, db, q, []string{"a", "b", "c"}, []int{1, 2, 3})
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "b", "c"}, got)
+	require.False(t, q.Skipping())
+	require.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3}, contents(t, db))
+}
+
+// A batch holding a key already present (or the same key twice) is inserted once,
+// without the present row, and returns only the keys it added; the next SkipRuns
+// batches use the ON CONFLICT form, and the one after tries the plain form again.
+func TestPresentKeysSkipped(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	q := New(insertSQL, conflict, "returning k")
+	_, err := run(t, db, q, []string{"a"}, []int{1})
+	require.NoError(t, err)
+
+	got, err := run(t, db, q, []string{"a", "b", "c", "c"}, []int{10, 2, 3, 30})
+	require.NoError(t, err)
+	require.Equal(t, []string{"b", "c"}, got)
+	require.True(t, q.Skipping())
+	require.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3}, contents(t, db))
+
+	for i := 0; i < SkipRuns; i++ {
+		require.True(t, q.Skipping(), "batch %d after the conflict", i)
+		got, err := run(t, db, q, []string{"a", "d" + string(rune('a'+i))}, []int{100 + i, 4 + i})
+		require.NoError(t, err)
+		require.Equal(t, []string{"d" + string(rune('a'+i))}, got)
+	}
+	require.False(t, q.Skipping())
+	got, err = run(t, db, q, []string{"z"}, []int{99})
+	require.NoError(t, err)
+	require.Equal(t, []string{"z"}, got)
+	require.Len(t, contents(t, db), 3+SkipRuns+1)
+}
+
+// Without a RETURNING clause Run returns nothing, in both forms.
+func TestNoReturning(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	q := New(insertSQL, conflict, "")
+	got, err := run(t, db, q, []string{"a"}, []int{1})
+	require.NoError(t, err)
+	require.Nil(t, got)
+	got, err = run(t, db, q, []string{"a", "b"}, []int{5, 2})
+	require.NoError(t, err)
+	require.Nil(t, got)
+	require.Equal(t, map[string]int{"a": 1, "b": 2}, contents(t, db))
+}
+
+// Other failures are the caller's: a unique violation the ON CONFLICT clause does
+// not cover fails both forms, and a check violation fails at once. Nothing of the
+// batch is left behind.
+func TestOtherErrorsReturned(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	q := New(insertSQL, conflict, "returning k")
+	_, err := run(t, db, q, []string{"a"}, []int{1})
+	require.NoError(t, err)
+
+	_, err = run(t, db, q, []string{"b", "c"}, []int{2, 1}) // n = 1 is taken
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "23505", pgErr.Code)
+	require.Equal(t, "keyed_n_key", pgErr.ConstraintName)
+
+	q = New(insertSQL, conflict, "returning k")
+	_, err = run(t, db, q, []string{"d"}, []int{-1})
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "23514", pgErr.Code)
+	require.False(t, q.Skipping())
+	require.Equal(t, map[string]int{"a": 1}, contents(t, db))
+}
+
+// Inside a caller's savepoint (the pipeline's per-event replay), a fallback leaves
+// the caller's savepoint usable: rolling back to it undoes the batch.
+func TestInsideCallerSavepoint(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	q := New(insertSQL, conflict, "returning k")
+	_, err := run(t, db, q, []string{"a"}, []int{1})
+	require.NoError(t, err)
+	err = pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "savepoint event"); err != nil {
+			return err
+		}
+		got, err := q.Run(ctx, tx, []string{"a", "b"}, []int{9, 2})
+		require.NoError(t, err)
+		require.Equal(t, []string{"b"}, got)
+		if _, err := tx.Exec(ctx, "rollback to savepoint event"); err != nil {
+			return err
+		}
+		got, err = q.Run(ctx, tx, []string{"c"}, []int{3})
+		require.NoError(t, err)
+		require.Equal(t, []string{"c"}, got)
+		_, err = tx.Exec(ctx, "release savepoint event")
+		return err
+	})
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"a": 1, "c": 3}, contents(t, db))
+}
