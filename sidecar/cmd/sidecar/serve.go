@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,6 +35,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	}
 	log := newLogger(os.Stdout, cfg.LogLevel)
 	mainLog := log.With("component", "main")
+	gcDefaults(os.LookupEnv)
 	if err := run(ctx, cfg, log); err != nil {
 		mainLog.Error("sidecar stopped with an error", "err", err)
 		return 1
@@ -162,4 +164,25 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	pipe.Stop()
 	return nil
+}
+
+// Garbage collector defaults, used unless the environment sets GOGC or GOMEMLIMIT.
+// A backlog drain allocates fast (decoded rows, encoded batch parameters) while its
+// live heap stays small, and at Go's GOGC of 100 the collector took a fifth of the
+// sidecar's CPU, on a machine where the sidecar and Postgres share the cores. At 300
+// the sidecar used about 15% less CPU over a drain and peaked at about 200 MiB
+// instead of 100; the soft limit makes the collector work harder before the heap
+// passes 384 MiB, whatever the backlog.
+const (
+	defaultGOGC       = 300
+	defaultGOMEMLIMIT = 384 << 20
+)
+
+func gcDefaults(lookup func(string) (string, bool)) {
+	if _, set := lookup("GOGC"); !set {
+		debug.SetGCPercent(defaultGOGC)
+	}
+	if _, set := lookup("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(defaultGOMEMLIMIT)
+	}
 }

@@ -196,6 +196,25 @@ func (p *Proc) RSS() int64 {
 	return 0
 }
 
+// CPU is the CPU time (user and system) the process has used so far; 0 once it is
+// gone.
+func (p *Proc) CPU() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces; utime and
+	// stime are fields 14 and 15, the 12th and 13th after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
 // Env returns the environment a test sidecar needs for database url. Slot names
 // are cluster-wide, so each test database gets its own slot (named after it).
 // Emails of the file provider go to a directory removed when t ends.
