@@ -76,5 +76,5 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-28s %-26s %s\n", v.Name, def, v.Help)
 	}
 	fmt.Fprintf(w, "  %-28s %-26d %s\n", "GOGC", defaultGOGC, "Go's garbage collector target (Go's own default is 100)")
-	fmt.Fprintf(w, "  %-28s %-26s %s\n", "GOMEMLIMIT", "384MiB", "Go's soft memory limit (Go's own default is none)")
+	fmt.Fprintf(w, "  %-28s %-26s %s\n", "GOMEMLIMIT", "192MiB", "Go's soft memory limit (Go's own default is none)")
 }

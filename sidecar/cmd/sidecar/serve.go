@@ -170,12 +170,13 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 // A backlog drain allocates fast (decoded rows, encoded batch parameters) while its
 // live heap stays small, and at Go's GOGC of 100 the collector took a fifth of the
 // sidecar's CPU, on a machine where the sidecar and Postgres share the cores. At 300
-// the sidecar used about 15% less CPU over a drain and peaked at about 200 MiB
-// instead of 100; the soft limit makes the collector work harder before the heap
-// passes 384 MiB, whatever the backlog.
+// the sidecar used about 15% less CPU over a drain and peaked at about 170 MiB
+// instead of 100. The soft limit makes the collector work harder as the heap nears
+// 192 MiB, whatever the backlog: three quarters of the 256 MiB the Kubernetes
+// manifest allows (deploy/RUNBOOK.md says how to change both).
 const (
 	defaultGOGC       = 300
-	defaultGOMEMLIMIT = 384 << 20
+	defaultGOMEMLIMIT = 192 << 20
 )
 
 func gcDefaults(lookup func(string) (string, bool)) {
