@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -57,26 +55,6 @@ func sampleRSS(p *sidecartest.Proc) *rssSampler {
 
 func (s *rssSampler) Stop() int64 { close(s.stop); s.wg.Wait(); return s.max.Load() }
 
-// busyCPU is the CPU time the whole machine has spent busy (user, nice, system, irq
-// and softirq in /proc/stat) since boot. Over a drain it adds up the sidecar's and
-// Postgres's work whatever process did it; the wall time of a drain on this shared
-// 2-core machine varies by a fifth from run to run, and the CPU it took varies less.
-func busyCPU(t testing.TB) time.Duration {
-	t.Helper()
-	b, err := os.ReadFile("/proc/stat")
-	require.NoError(t, err)
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
-	require.GreaterOrEqual(t, len(f), 8, "/proc/stat: %q", line)
-	var ticks int64
-	for _, i := range []int{1, 2, 3, 6, 7} {
-		n, err := strconv.ParseInt(f[i], 10, 64)
-		require.NoError(t, err)
-		ticks += n
-	}
-	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
-}
-
 // BenchmarkBacklogDrain: with the sidecar stopped, 5,000 talents are submitted,
 // approved, activated and deactivated (20,000 row changes, 15,000 audit rows, 25,000
 // emails); then the sidecar starts and the time until the last audit row is committed
@@ -103,9 +81,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	// millions of files, that took a millisecond of CPU each.)
 	fake := sendgridfake.New(sendGridKey)
 	defer fake.Close()
-	env := emailEnv(b, db, fake)
-	env["LOG_LEVEL"] = benchLogLevel()
-	env["EMAIL_POLL_INTERVAL"] = "500ms"
+	env := benchEnv(b, db, fake)
 	p := sidecartest.Start(b, bin, env)
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	p.Stop()
@@ -139,7 +115,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	wantRows := 3 * talents
 
 	b.ResetTimer()
-	cpu0 := busyCPU(b)
+	cpu0 := sidecartest.BusyCPU(b)
 	start := time.Now()
 	p = sidecartest.Start(b, bin, env)
 	rss := sampleRSS(p)
@@ -150,7 +126,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	})
 	stopTrace()
 	drain := time.Since(start)
-	drainCPU := busyCPU(b) - cpu0
+	drainCPU := sidecartest.BusyCPU(b) - cpu0
 	sidecarCPU := p.CPU()
 	b.StopTimer()
 	drainRSS := rss.Stop()
@@ -176,7 +152,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 
 	var recvs, recvCPUs []time.Duration
 	for i := 1; i <= 3; i++ {
-		rcpu := busyCPU(b)
+		rcpu := sidecartest.BusyCPU(b)
 		rstart := time.Now()
 		cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", fmt.Sprint("bench_recv_", i), "--start", "--no-loop",
 			"-o", "proto_version=1", "-o", "publication_names=talent_sidecar", "-P", "pgoutput",
@@ -184,7 +160,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		out, err := cmd.CombinedOutput()
 		require.NoError(b, err, "%s", out)
 		recvs = append(recvs, time.Since(rstart))
-		recvCPUs = append(recvCPUs, busyCPU(b)-rcpu)
+		recvCPUs = append(recvCPUs, sidecartest.BusyCPU(b)-rcpu)
 	}
 	slices.Sort(recvs)
 	recv := recvs[1]
@@ -219,10 +195,7 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	// (the file provider would measure how fast this file system creates files).
 	fake := sendgridfake.New(sendGridKey)
 	defer fake.Close()
-	env := emailEnv(b, db, fake)
-	env["LOG_LEVEL"] = "warn"
-	env["EMAIL_POLL_INTERVAL"] = "500ms"
-	p := sidecartest.Start(b, bin, env)
+	p := sidecartest.Start(b, bin, benchEnv(b, db, fake))
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	ctx := context.Background()
 
@@ -239,7 +212,7 @@ func BenchmarkSteadyLatency(b *testing.B) {
 
 	b.ResetTimer()
 	rss := sampleRSS(p)
-	cpu0, sidecar0 := busyCPU(b), p.CPU()
+	cpu0, sidecar0 := sidecartest.BusyCPU(b), p.CPU()
 	work := make(chan string, len(ids))
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -272,7 +245,7 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	}))
 	b.StopTimer()
 	steadyRSS := rss.Stop()
-	cpu, sidecarCPU := busyCPU(b)-cpu0, p.CPU()-sidecar0
+	cpu, sidecarCPU := sidecartest.BusyCPU(b)-cpu0, p.CPU()-sidecar0
 
 	var p50, p99, max float64
 	require.NoError(b, db.Pool.QueryRow(ctx, `
@@ -338,6 +311,15 @@ func traceDrain(db *testdb.DB, p *sidecartest.Proc, start time.Time) (stop func(
 		}
 	}()
 	return func() { close(done); wg.Wait() }
+}
+
+// benchEnv is a benchmark sidecar's environment: emails to the SendGrid fake, the
+// outbox polling at its default pace (a sidecar wakes its own outbox on commit).
+func benchEnv(b *testing.B, db *testdb.DB, fake *sendgridfake.Server) map[string]string {
+	env := emailEnv(b, db, fake)
+	env["LOG_LEVEL"] = benchLogLevel()
+	env["EMAIL_POLL_INTERVAL"] = "500ms"
+	return env
 }
 
 // benchLogLevel lets a run show the sidecar's debug log (BENCH_LOG_LEVEL=debug).

@@ -64,7 +64,7 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 
 	// Both forms of the insert (see ideminsert); the second run, with every key
 	// present, inserts nothing.
-	for _, sql := range []string{h.insert.Plain(), h.insert.Skip()} {
+	for _, sql := range []string{h.insert.Plain(), h.insert.OnConflict()} {
 		plan := testdb.ExplainAnalyze(t, db.Pool, sql, h.pending.args()...)
 		t.Log(plan.Text)
 		require.NotContains(t, plan.Text, "Seq Scan")

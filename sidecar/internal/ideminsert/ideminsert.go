@@ -23,15 +23,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// SkipRuns is how many batches after one that met a present key use the ON CONFLICT
-// form before a plain insert is tried again.
-const SkipRuns = 8
+// OnConflictRuns is how many batches after one that met a present key use the
+// ON CONFLICT form before a plain insert is tried again.
+const OnConflictRuns = 8
 
 // Insert is one batch insert statement in its two forms. It is not safe for
 // concurrent use: each pipeline worker has its own.
 type Insert struct {
-	plain, skip string
-	skipFor     int // batches left to insert with the ON CONFLICT form
+	plain, onConflict string
+	onConflictFor     int // batches left to insert with the ON CONFLICT form
 }
 
 // New builds the two forms from the statement's parts: insert (INSERT … SELECT …),
@@ -39,17 +39,17 @@ type Insert struct {
 // naming one text column, or "").
 func New(insert, conflict, returning string) *Insert {
 	return &Insert{
-		plain: insert + "\n" + returning,
-		skip:  insert + "\n" + conflict + "\n" + returning,
+		plain:      insert + "\n" + returning,
+		onConflict: insert + "\n" + conflict + "\n" + returning,
 	}
 }
 
-// Plain and Skip are the statement's two forms (for plan tests).
-func (q *Insert) Plain() string { return q.plain }
-func (q *Insert) Skip() string  { return q.skip }
+// Plain and OnConflict are the statement's two forms (for plan tests).
+func (q *Insert) Plain() string      { return q.plain }
+func (q *Insert) OnConflict() string { return q.onConflict }
 
-// Skipping tells whether the next batch will use the ON CONFLICT form.
-func (q *Insert) Skipping() bool { return q.skipFor > 0 }
+// UsesOnConflict tells whether the next batch will use the ON CONFLICT form.
+func (q *Insert) UsesOnConflict() bool { return q.onConflictFor > 0 }
 
 // Run inserts a batch in tx and returns the first column of the RETURNING clause for
 // each row it inserted (nil without one): a row whose key was already present is
@@ -57,20 +57,11 @@ func (q *Insert) Skipping() bool { return q.skipFor > 0 }
 // plain form is returned as is, and tx is then aborted, as after any failed
 // statement.
 func (q *Insert) Run(ctx context.Context, tx pgx.Tx, args ...any) ([]string, error) {
-	if q.skipFor > 0 {
-		q.skipFor--
-		return query(ctx, tx, q.skip, args)
+	if q.onConflictFor > 0 {
+		q.onConflictFor--
+		return query(ctx, tx, q.onConflict, args)
 	}
-	var got []string
-	b := &pgx.Batch{}
-	b.Queue("savepoint ideminsert")
-	b.Queue(q.plain, args...).Query(func(rows pgx.Rows) error {
-		var err error
-		got, err = collect(rows)
-		return err
-	})
-	b.Queue("release savepoint ideminsert")
-	err := tx.SendBatch(ctx, b).Close()
+	got, err := inSavepoint(ctx, tx, "savepoint ideminsert", q.plain, args)
 	var pgErr *pgconn.PgError
 	if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "23505" {
 		return got, err
@@ -78,15 +69,32 @@ func (q *Insert) Run(ctx context.Context, tx pgx.Tx, args ...any) ([]string, err
 	// A key was already there. Nothing of the plain insert remains after the
 	// rollback (and it returned no rows: a failed statement's RETURNING rows are
 	// never sent).
-	q.skipFor = SkipRuns
+	//
+	// The rollback goes alone, as a simple query: the failed batch made pgx forget
+	// its prepared statements, and a batch prepares them first, which an aborted
+	// transaction refuses.
+	q.onConflictFor = OnConflictRuns
 	if _, err := tx.Exec(ctx, "rollback to savepoint ideminsert"); err != nil {
 		return nil, fmt.Errorf("rolling back the plain insert after %v: %w", pgErr.Message, err)
 	}
-	got, err = query(ctx, tx, q.skip, args)
-	if err != nil {
-		return nil, err
+	return inSavepoint(ctx, tx, "", q.onConflict, args)
+}
+
+// inSavepoint sends, in one round trip, open (the savepoint's opening, or "" when
+// it is open), the insert and the savepoint's release.
+func inSavepoint(ctx context.Context, tx pgx.Tx, open, sql string, args []any) ([]string, error) {
+	var got []string
+	b := &pgx.Batch{}
+	if open != "" {
+		b.Queue(open)
 	}
-	if _, err := tx.Exec(ctx, "release savepoint ideminsert"); err != nil {
+	b.Queue(sql, args...).Query(func(rows pgx.Rows) error {
+		var err error
+		got, err = collect(rows)
+		return err
+	})
+	b.Queue("release savepoint ideminsert")
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, err
 	}
 	return got, nil

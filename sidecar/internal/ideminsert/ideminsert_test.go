@@ -61,12 +61,12 @@ func TestNewKeysInsertedPlainly(t *testing.T) {
 	got, err := run(t, db, q, []string{"a", "b", "c"}, []int{1, 2, 3})
 	require.NoError(t, err)
 	require.Equal(t, []string{"a", "b", "c"}, got)
-	require.False(t, q.Skipping())
+	require.False(t, q.UsesOnConflict())
 	require.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3}, contents(t, db))
 }
 
 // A batch holding a key already present (or the same key twice) is inserted once,
-// without the present row, and returns only the keys it added; the next SkipRuns
+// without the present row, and returns only the keys it added; the next OnConflictRuns
 // batches use the ON CONFLICT form, and the one after tries the plain form again.
 func TestPresentKeysSkipped(t *testing.T) {
 	t.Parallel()
@@ -78,20 +78,20 @@ func TestPresentKeysSkipped(t *testing.T) {
 	got, err := run(t, db, q, []string{"a", "b", "c", "c"}, []int{10, 2, 3, 30})
 	require.NoError(t, err)
 	require.Equal(t, []string{"b", "c"}, got)
-	require.True(t, q.Skipping())
+	require.True(t, q.UsesOnConflict())
 	require.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3}, contents(t, db))
 
-	for i := 0; i < SkipRuns; i++ {
-		require.True(t, q.Skipping(), "batch %d after the conflict", i)
+	for i := 0; i < OnConflictRuns; i++ {
+		require.True(t, q.UsesOnConflict(), "batch %d after the conflict", i)
 		got, err := run(t, db, q, []string{"a", "d" + string(rune('a'+i))}, []int{100 + i, 4 + i})
 		require.NoError(t, err)
 		require.Equal(t, []string{"d" + string(rune('a'+i))}, got)
 	}
-	require.False(t, q.Skipping())
+	require.False(t, q.UsesOnConflict())
 	got, err = run(t, db, q, []string{"z"}, []int{99})
 	require.NoError(t, err)
 	require.Equal(t, []string{"z"}, got)
-	require.Len(t, contents(t, db), 3+SkipRuns+1)
+	require.Len(t, contents(t, db), 3+OnConflictRuns+1)
 }
 
 // Without a RETURNING clause Run returns nothing, in both forms.
@@ -128,7 +128,7 @@ func TestOtherErrorsReturned(t *testing.T) {
 	_, err = run(t, db, q, []string{"d"}, []int{-1})
 	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "23514", pgErr.Code)
-	require.False(t, q.Skipping())
+	require.False(t, q.UsesOnConflict())
 	require.Equal(t, map[string]int{"a": 1}, contents(t, db))
 }
 

@@ -210,9 +210,34 @@ func (p *Proc) CPU() time.Duration {
 	if !ok || len(f) < 13 {
 		return 0
 	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
+	return ticks(f[11], f[12])
+}
+
+// BusyCPU is the CPU time the whole machine has spent busy (user, nice, system, irq
+// and softirq in /proc/stat) since boot. Over a benchmark it adds up the sidecar's
+// and Postgres's work whatever process did it.
+func BusyCPU(t testing.TB) time.Duration {
+	t.Helper()
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 8 {
+		t.Fatalf("/proc/stat: %q", line)
+	}
+	return ticks(f[1], f[2], f[3], f[6], f[7])
+}
+
+// ticks adds up /proc clock ticks (USER_HZ, 100 on Linux) as a duration.
+func ticks(fields ...string) time.Duration {
+	var n int64
+	for _, f := range fields {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		n += v
+	}
+	return time.Duration(n) * time.Second / 100
 }
 
 // Env returns the environment a test sidecar needs for database url. Slot names
