@@ -129,8 +129,11 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 // insertSQL writes a batch in one statement. A delete is logged only when the
 // deleting transaction's tombstone names who deleted (a super_admin through the API;
 // an ops delete or a cascade from auth.users has no actor and is not an admin
-// action). talent_profile_id is kept only while the talent exists, because the
-// foreign key would refuse a deleted one; the key and the snapshot still name it.
+// action). talent_profile_id is kept only while the talent exists (a deleted one is
+// written as null, as deleting it would have set it); the key and the snapshot still
+// name it. There is no foreign key (migration 20261122000200): this lookup takes the
+// lock one would, FOR KEY SHARE, so a talent cannot be deleted while a row naming it
+// is uncommitted, and its deletion then sets the row's reference to null.
 // Both lookups are scalar subqueries, one primary-key probe per row: written as
 // joins, the planner hashed the whole of talent_profiles (and of the never-pruned
 // talent_deletions) for every batch. A row whose key is already there (a redelivered
@@ -146,7 +149,7 @@ select t.id, r.action, r.reason, coalesce(r.admin_id::uuid, t.deleted_by), r.fro
          with ordinality as r(talent_id, action, reason, admin_id, from_status, to_status,
                               email, name, source, key, committed_at, n)
  cross join lateral (
-       select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid) as id,
+       select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid for key share) as id,
               case when r.action = 'delete' then
                 (select d.deleted_by from sidecar.talent_deletions d
                   where d.talent_profile_id = r.talent_id::uuid) end as deleted_by) t

@@ -85,3 +85,72 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 	}
 	require.Equal(t, want, got)
 }
+
+// admin_actions names its talent without a foreign key (migration 20261122000200);
+// the batch insert's lookup takes the lock a foreign key would. A talent named by an
+// uncommitted audit row cannot be deleted until that row commits, and its deletion
+// then sets the reference to null. A talent whose deletion is in flight when the
+// batch is written is waited for and, once the deletion commits, written as null.
+func TestInsertLocksTalentAgainstDeletion(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	ctx := context.Background()
+	newTalent := func(email string) string {
+		var id string
+		require.NoError(t, db.Pool.QueryRow(ctx, `
+			with u as (insert into auth.users (id, email) values (gen_random_uuid(), $1) returning id, email)
+			insert into public.talent_profiles (user_id, name, email) select id, email, email from u returning id::text`, email).Scan(&id))
+		return id
+	}
+	approve := func(id, key string) *Handler {
+		h := New()
+		row := func(status string) change.Row {
+			return change.Row{"id": id, "status": status, "updated_by": "00000000-0000-4000-8000-0000000000ad", "email": "x@example.com", "name": "X"}
+		}
+		require.NoError(t, h.Handle(ctx, nil, &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles",
+			Op: change.Update, Old: row("submitted"), New: row("approved"), Key: key, CommitTime: time.Now()}))
+		return h
+	}
+	ref := func(key string) *string {
+		var id *string
+		require.NoError(t, db.Pool.QueryRow(ctx, `select talent_profile_id::text from public.admin_actions where idempotency_key = $1`,
+			key+KeySuffix).Scan(&id))
+		return id
+	}
+
+	// The audit row first: the deletion waits for it.
+	first := newTalent("first@example.com")
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // on failure, before the database is dropped
+	require.NoError(t, approve(first, "a1").Flush(ctx, tx))
+	_, err = db.Pool.Exec(ctx, `set lock_timeout = '200ms'; delete from public.talent_profiles where id = '`+first+`'`)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "lock timeout", "the deletion must wait for the uncommitted audit row")
+	require.NoError(t, tx.Commit(ctx))
+	require.Equal(t, first, *ref("a1"))
+	tag, err := db.Pool.Exec(ctx, `delete from public.talent_profiles where id = $1`, first)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	require.Nil(t, ref("a1"), "deleting the talent sets the audit row's reference to null")
+
+	// The deletion first: the batch waits for it, then writes null.
+	second := newTalent("second@example.com")
+	del, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = del.Rollback(ctx) })
+	_, err = del.Exec(ctx, `delete from public.talent_profiles where id = $1`, second)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() {
+		done <- pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error { return approve(second, "a2").Flush(ctx, tx) })
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("the batch did not wait for the deletion in flight: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	require.NoError(t, del.Commit(ctx))
+	require.NoError(t, <-done)
+	require.Nil(t, ref("a2"), "a talent deleted while the batch waited is written as null")
+}

@@ -179,10 +179,13 @@ select r, lower(r) from (select distinct r from unnest($1::text[]) r) d, locked`
 // and of email_notifications_talent_profile_idx (a talent has a few emails, while an
 // admin's address has a notice about every talent); written as plain joins, the
 // planner hashed whole tables while they were small. (OFFSET 0 keeps the talent's
-// probe from being repeated for each of its recipients.)
+// probe from being repeated for each of its recipients.) The talent's probe locks it
+// as a foreign key would (FOR KEY SHARE, until the batch commits): the emails name
+// their talent without one, and deleting the talent must wait for them so that it
+// can set their reference to null (migration 20261122000200).
 const scanSQL = `
 select u.id::text, u.found, c.secs, c.l, c.n
-  from (select d.id, (select t.id from public.talent_profiles t where t.id = d.id) is not null as found
+  from (select d.id, (select t.id from public.talent_profiles t where t.id = d.id for key share) is not null as found
           from (select distinct id from unnest($1::uuid[]) id) d
         offset 0) u
   left join lateral (
@@ -273,8 +276,8 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 	status, why, key, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
 	for _, c := range rows {
 		if fl.gone[c.talentID] {
-			// Deleted after the change: nothing to send, and the foreign key would
-			// refuse the row. Recorded without the talent, as the audit log does.
+			// Deleted after the change: nothing to send. Recorded without the
+			// talent, as its deletion would have left it and as the audit log does.
 			c.status, c.why = "failed", "suppressed: the talent was deleted before this email was queued"
 			talent = append(talent, nil)
 		} else {

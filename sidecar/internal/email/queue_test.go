@@ -400,7 +400,7 @@ func TestQueueWakesSenderAfterCommit(t *testing.T) {
 
 // A talent deleted before the sidecar handles its earlier change (a backlog, say)
 // gets no email, and the batch still commits: its rows are recorded as suppressed,
-// without the talent (the foreign key would refuse it), next to the other talents'
+// without the talent (as its deletion leaves references), next to the other talents'
 // emails, which are queued as usual. Redelivered, the batch adds nothing.
 func TestQueueDeletedTalentIsSuppressed(t *testing.T) {
 	t.Parallel()
@@ -428,6 +428,34 @@ func TestQueueDeletedTalentIsSuppressed(t *testing.T) {
 		where idempotency_key like 'm1:%' and talent_profile_id is null
 		  and last_error = 'suppressed: the talent was deleted before this email was queued'`).Scan(&orphans))
 	require.Equal(t, 2, orphans)
+}
+
+// The queued emails name their talent without a foreign key (migration
+// 20261122000200); the batch's lookup of the talent locks it as one would. While the
+// batch is uncommitted the talent cannot be deleted; once it commits, deleting the
+// talent keeps the emails and sets their reference to null.
+func TestQueueLocksTalentAgainstDeletion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	id := f.newTalent(t, "Lu", "lu@example.com")
+	ev := statusEvent(t, f, id, "submitted", "approved", "l1")
+	tx, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tx.Rollback(ctx) }) // on failure, before the database is dropped
+	require.NoError(t, f.queue.Handle(ctx, tx, ev))
+	require.NoError(t, f.queue.Flush(ctx, tx))
+	_, err = f.pool.Exec(ctx, `set lock_timeout = '200ms'; delete from talent_profiles where id = '`+id+`'`)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "lock timeout", "the deletion must wait for the uncommitted emails")
+	require.NoError(t, tx.Commit(ctx))
+	_, err = f.pool.Exec(ctx, `delete from talent_profiles where id = $1::uuid`, id)
+	require.NoError(t, err)
+	var n, named int
+	require.NoError(t, f.pool.QueryRow(ctx, `select count(*), count(talent_profile_id) from email_notifications
+		where idempotency_key like 'l1:%'`).Scan(&n, &named))
+	require.Equal(t, 1, n, "the approval email outlives the talent")
+	require.Zero(t, named, "and no longer names it")
 }
 
 // settings changes email_settings (set is the SET clause) and loads the result, as

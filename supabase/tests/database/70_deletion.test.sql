@@ -2,7 +2,7 @@
 -- in the same transaction; the audit log and the email history survive (set null).
 begin;
 \ir _helpers.psql
-select plan(17);
+select plan(27);
 
 select tests.new_user('talent');
 select tests.new_user('gone');
@@ -56,6 +56,46 @@ select is_empty(format('select 1 from public.talent_profiles where id = %L', tes
 select ok(exists (select 1 from sidecar.talent_deletions where talent_profile_id = tests.id('leaver.profile')), 'and records the deletion');
 select is((select deleted_by from sidecar.talent_deletions where talent_profile_id = tests.id('leaver.profile')), null::uuid,
   'with no end-user actor');
+
+-- The references are kept without foreign keys (migration 20261122000200): a trigger
+-- sets them to null, for every talent a statement deletes.
+select tests.as_postgres();
+select hasnt_fk('public', 'admin_actions', 'admin_actions names its talent without a foreign key');
+select hasnt_fk('public', 'email_notifications', 'email_notifications too');
+select tests.new_user('a1');
+select tests.new_user('a2');
+select tests.new_profile('a1', 'active');
+select tests.new_profile('a2', 'active');
+insert into public.admin_actions (talent_profile_id, action_type, admin_user_id, from_status, to_status, talent_email, talent_name, source, idempotency_key)
+select tests.id(l || '.profile'), 'activate', tests.id('admin'), 'approved', 'active', l || '@example.com', l, 'replication', 'test:bulk:' || l || ':' || i
+  from unnest(array['a1', 'a2']) l, generate_series(1, 2) i;
+insert into public.email_notifications (talent_profile_id, email_type, recipient_email, subject, content, idempotency_key)
+select tests.id(l || '.profile'), e, l || '@example.com', 's', 'c', 'test:bulk:' || l || ':' || e
+  from unnest(array['a1', 'a2']) l, unnest(array['activation', 'admin_new_submission']) e;
+
+-- Computed relationships stand in for the foreign keys in PostgREST's embedding, and
+-- the embedded rows pass the caller's policies.
+select tests.as_user('admin');
+select results_eq(format('select p.id from public.admin_actions a, public.talent_profiles(a) p where a.idempotency_key = %L', 'test:bulk:a1:1'),
+  format('values (%L::uuid)', tests.id('a1.profile')), 'an admin embeds the talent of an audit row');
+select is((select count(*)::int from public.talent_profiles t, public.admin_actions(t) a where t.id = tests.id('a2.profile')), 2,
+  'and the audit rows of a talent');
+select tests.as_user('a1');
+select results_eq($$select e.email_type from public.talent_profiles t, public.email_notifications(t) e$$,
+  $$values ('activation'::text)$$, 'a talent embeds their own emails, not the notice sent to admins');
+select is((select count(*)::int from public.talent_profiles t, public.admin_actions(t) a), 0,
+  'and no audit rows, which only admins read');
+select tests.as_anon();
+select throws_ok($$select * from public.talent_profiles(null::public.admin_actions)$$, '42501', null,
+  'anon cannot call the relationship functions');
+
+select tests.as_postgres();
+select is(tests.affected(format('delete from public.talent_profiles where id in (%L, %L)', tests.id('a1.profile'), tests.id('a2.profile'))), 2,
+  'one statement deletes two talents');
+select is((select count(*)::int from public.admin_actions where idempotency_key like 'test:bulk:%' and talent_profile_id is null), 4,
+  'every audit row of both is kept, set null');
+select is((select count(*)::int from public.email_notifications where idempotency_key like 'test:bulk:%' and talent_profile_id is null), 4,
+  'every email of both is kept, set null');
 
 select * from finish();
 rollback;
