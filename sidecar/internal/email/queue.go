@@ -1,9 +1,12 @@
 package email
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -40,6 +43,7 @@ type Queuer struct {
 	log     *slog.Logger
 	pending []candidate
 	insert  *ideminsert.Insert
+	ids     io.Reader // random bytes for the rows' ids, read in blocks
 	// queued: the transaction being built queued an email to send; Committed wakes
 	// the sender then.
 	queued bool
@@ -66,8 +70,16 @@ type candidate struct {
 // rows queued by other means, are found by their next poll.
 func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
 	return &Queuer{live: live, wake: wake, log: log.With("component", "email.queue"),
-		insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "returning idempotency_key")}
+		insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "returning idempotency_key").
+			WithCopy(pgx.Identifier{"public", "email_notifications"}, copyColumns...),
+		ids: bufio.NewReaderSize(rand.Reader, 4096)}
 }
+
+// copyColumns are the columns of the COPY form of insertSQL, the same values plus
+// the row's id: given, rather than left to its default (gen_random_uuid(), a
+// volatile default, which would make Postgres insert row by row).
+var copyColumns = []string{"id", "talent_profile_id", "email_type", "recipient_email", "template_vars", "status", "last_error",
+	"idempotency_key", "from_email", "from_name", "reply_to"}
 
 // NotifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
 // operator, or a tool that queues emails) wakes senders at once instead of at their
@@ -293,7 +305,23 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		fromName = append(fromName, c.fromName)
 		replyTo = append(replyTo, opt(c.replyTo))
 	}
-	keys, err := q.insert.Run(ctx, tx, talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo)
+	// Version 4 (random) ids, as gen_random_uuid() makes them.
+	ids := make([][16]byte, n)
+	for i := range ids {
+		if _, err := io.ReadFull(q.ids, ids[i][:]); err != nil {
+			return fmt.Errorf("reading random ids: %w", err)
+		}
+		ids[i][6] = ids[i][6]&0x0f | 0x40
+		ids[i][8] = ids[i][8]&0x3f | 0x80
+	}
+	keys, err := q.insert.RunCopy(ctx, tx, ideminsert.Batch{
+		Args: []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo},
+		Rows: ideminsert.Source(n, len(copyColumns), func(i int, r []any) {
+			r[0], r[1], r[2], r[3], r[4], r[5] = &ids[i], talent[i], &tpl[i], &to[i], &vars[i], &status[i]
+			r[6], r[7], r[8], r[9], r[10] = why[i], &key[i], &fromEmail[i], &fromName[i], replyTo[i]
+		}),
+		Keys: key,
+	})
 	if err != nil {
 		return fmt.Errorf("queueing %d emails: %w", n, err)
 	}

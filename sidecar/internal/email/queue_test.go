@@ -458,6 +458,51 @@ func TestQueueLocksTalentAgainstDeletion(t *testing.T) {
 	require.Zero(t, named, "and no longer names it")
 }
 
+// A batch's emails are written with COPY, so Postgres inserts them a page at a time:
+// the WAL holds multi-row heap inserts and no row-by-row one (pg_walinspect), which
+// every logical decoder of the database reads fewer of. A volatile default added to
+// email_notifications, or a row trigger, would make Postgres fall back to rows.
+// The ids are version 4 UUIDs, as gen_random_uuid() makes them.
+func TestQueueInsertsAPageAtATime(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	f.settings(t, `admin_recipients = '{ops@example.com}'`)
+	var evs []*change.Event
+	for i := range 30 {
+		id := f.newTalent(t, fmt.Sprint("T", i), fmt.Sprintf("t%d@example.com", i))
+		evs = append(evs, statusEvent(t, f, id, "draft", "submitted", fmt.Sprint("p", i)))
+	}
+	_, err := f.pool.Exec(ctx, `create extension if not exists pg_walinspect`)
+	require.NoError(t, err)
+	var from string
+	require.NoError(t, f.pool.QueryRow(ctx, `select pg_current_wal_lsn()::text`).Scan(&from))
+	require.NoError(t, queueInTx(ctx, f, f.queue, evs...))
+
+	got := map[string]int{}
+	rows, err := f.pool.Query(ctx, `select record_type, count(*)::int from pg_get_wal_records_info($1::pg_lsn, pg_current_wal_lsn())
+		where resource_manager in ('Heap', 'Heap2') and record_type ~ 'INSERT'
+		  and block_ref like format('%% rel %s/%s/%s %%', (select dattablespace from pg_database where datname = current_database()),
+		                            (select oid from pg_database where datname = current_database()),
+		                            pg_relation_filenode('public.email_notifications'))
+		group by 1`, from)
+	require.NoError(t, err)
+	var kind string
+	var n int
+	_, err = pgx.ForEachRow(rows, []any{&kind, &n}, func() error { got[kind] = n; return nil })
+	require.NoError(t, err)
+	require.NotEmpty(t, got, "no heap insert into email_notifications found")
+	for kind := range got {
+		require.Contains(t, kind, "MULTI_INSERT", "heap insert records while queueing 60 emails: %v", got)
+	}
+
+	var queued, v4 int
+	require.NoError(t, f.pool.QueryRow(ctx, `select count(*), count(*) filter (where substr(id::text, 15, 1) = '4'
+		and substr(id::text, 20, 1) in ('8', '9', 'a', 'b')) from email_notifications`).Scan(&queued, &v4))
+	require.Equal(t, 60, queued)
+	require.Equal(t, 60, v4)
+}
+
 // settings changes email_settings (set is the SET clause) and loads the result, as
 // the sidecar does when the change arrives.
 func (f *fixture) settings(t testing.TB, set string) {

@@ -2,6 +2,7 @@ package ideminsert
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -35,10 +36,40 @@ func run(t *testing.T, db *testdb.DB, q *Insert, keys []string, ns []int) ([]str
 	var got []string
 	err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 		var err error
-		got, err = q.Run(ctx, tx, keys, ns)
+		got, err = runIn(ctx, tx, q, keys, ns)
 		return err
 	})
 	return got, err
+}
+
+// bothForms runs test against Inserts without and with a COPY form (with t.Parallel).
+func bothForms(t *testing.T, test func(*testing.T, func(insert, conflict, returning string) *Insert)) {
+	t.Run("insert", func(t *testing.T) {
+		t.Parallel()
+		test(t, New)
+	})
+	t.Run("copy", func(t *testing.T) {
+		t.Parallel()
+		test(t, func(insert, conflict, returning string) *Insert {
+			return New(insert, conflict, returning).WithCopy(pgx.Identifier{"keyed"}, "k", "n")
+		})
+	})
+}
+
+// runIn runs a batch through q's COPY form if it has one, else through Run.
+func runIn(ctx context.Context, tx pgx.Tx, q *Insert, keys []string, ns []int) ([]string, error) {
+	if q.copyTable == nil {
+		return q.Run(ctx, tx, keys, ns)
+	}
+	var returned []string // what a COPY returns in place of the RETURNING rows
+	if strings.Contains(q.plain, "returning") {
+		returned = keys
+	}
+	return q.RunCopy(ctx, tx, Batch{
+		Args: []any{keys, ns},
+		Rows: Source(len(keys), 2, func(i int, r []any) { r[0], r[1] = &keys[i], &ns[i] }),
+		Keys: returned,
+	})
 }
 
 func contents(t *testing.T, db *testdb.DB) map[string]int {
@@ -54,8 +85,9 @@ func contents(t *testing.T, db *testdb.DB) map[string]int {
 }
 
 // A batch of new keys goes in with the plain form and comes back whole.
-func TestNewKeysInsertedPlainly(t *testing.T) {
-	t.Parallel()
+func TestNewKeysInsertedPlainly(t *testing.T) { bothForms(t, testNewKeysInsertedPlainly) }
+
+func testNewKeysInsertedPlainly(t *testing.T, New func(insert, conflict, returning string) *Insert) {
 	db := setup(t)
 	q := New(insertSQL, conflict, "returning k")
 	got, err := run(t, db, q, []string{"a", "b", "c"}, []int{1, 2, 3})
@@ -68,8 +100,9 @@ func TestNewKeysInsertedPlainly(t *testing.T) {
 // A batch holding a key already present (or the same key twice) is inserted once,
 // without the present row, and returns only the keys it added; the next OnConflictRuns
 // batches use the ON CONFLICT form, and the one after tries the plain form again.
-func TestPresentKeysSkipped(t *testing.T) {
-	t.Parallel()
+func TestPresentKeysSkipped(t *testing.T) { bothForms(t, testPresentKeysSkipped) }
+
+func testPresentKeysSkipped(t *testing.T, New func(insert, conflict, returning string) *Insert) {
 	db := setup(t)
 	q := New(insertSQL, conflict, "returning k")
 	_, err := run(t, db, q, []string{"a"}, []int{1})
@@ -95,8 +128,9 @@ func TestPresentKeysSkipped(t *testing.T) {
 }
 
 // Without a RETURNING clause Run returns nothing, in both forms.
-func TestNoReturning(t *testing.T) {
-	t.Parallel()
+func TestNoReturning(t *testing.T) { bothForms(t, testNoReturning) }
+
+func testNoReturning(t *testing.T, New func(insert, conflict, returning string) *Insert) {
 	db := setup(t)
 	q := New(insertSQL, conflict, "")
 	got, err := run(t, db, q, []string{"a"}, []int{1})
@@ -111,8 +145,9 @@ func TestNoReturning(t *testing.T) {
 // Other failures are the caller's: a unique violation the ON CONFLICT clause does
 // not cover fails both forms, and a check violation fails at once. Nothing of the
 // batch is left behind.
-func TestOtherErrorsReturned(t *testing.T) {
-	t.Parallel()
+func TestOtherErrorsReturned(t *testing.T) { bothForms(t, testOtherErrorsReturned) }
+
+func testOtherErrorsReturned(t *testing.T, New func(insert, conflict, returning string) *Insert) {
 	db := setup(t)
 	q := New(insertSQL, conflict, "returning k")
 	_, err := run(t, db, q, []string{"a"}, []int{1})
@@ -134,8 +169,9 @@ func TestOtherErrorsReturned(t *testing.T) {
 
 // Inside a caller's savepoint (the pipeline's per-event replay), a fallback leaves
 // the caller's savepoint usable: rolling back to it undoes the batch.
-func TestInsideCallerSavepoint(t *testing.T) {
-	t.Parallel()
+func TestInsideCallerSavepoint(t *testing.T) { bothForms(t, testInsideCallerSavepoint) }
+
+func testInsideCallerSavepoint(t *testing.T, New func(insert, conflict, returning string) *Insert) {
 	db := setup(t)
 	ctx := context.Background()
 	q := New(insertSQL, conflict, "returning k")
@@ -145,13 +181,13 @@ func TestInsideCallerSavepoint(t *testing.T) {
 		if _, err := tx.Exec(ctx, "savepoint event"); err != nil {
 			return err
 		}
-		got, err := q.Run(ctx, tx, []string{"a", "b"}, []int{9, 2})
+		got, err := runIn(ctx, tx, q, []string{"a", "b"}, []int{9, 2})
 		require.NoError(t, err)
 		require.Equal(t, []string{"b"}, got)
 		if _, err := tx.Exec(ctx, "rollback to savepoint event"); err != nil {
 			return err
 		}
-		got, err = q.Run(ctx, tx, []string{"c"}, []int{3})
+		got, err = runIn(ctx, tx, q, []string{"c"}, []int{3})
 		require.NoError(t, err)
 		require.Equal(t, []string{"c"}, got)
 		_, err = tx.Exec(ctx, "release savepoint event")
