@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
@@ -38,12 +39,13 @@ import (
 // pipeline, a Queuer serves one worker at a time (Handle…, then Flush and, once the
 // transaction commits, Committed; or Discard).
 type Queuer struct {
-	live    *Live
-	wake    func()
-	log     *slog.Logger
-	pending []candidate
-	insert  *ideminsert.Insert
-	ids     io.Reader // random bytes for the rows' ids, read in blocks
+	live     *Live
+	wake     func()
+	log      *slog.Logger
+	pending  []candidate
+	insert   *ideminsert.Insert
+	ids      io.Reader // random bytes for the rows' ids, read in blocks
+	copyRows ideminsert.Rows
 	// queued: the transaction being built queued an email to send; Committed wakes
 	// the sender then.
 	queued bool
@@ -305,21 +307,41 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		fromName = append(fromName, c.fromName)
 		replyTo = append(replyTo, opt(c.replyTo))
 	}
-	// Version 4 (random) ids, as gen_random_uuid() makes them.
-	ids := make([][16]byte, n)
-	for i := range ids {
-		if _, err := io.ReadFull(q.ids, ids[i][:]); err != nil {
+	// The COPY form's rows. Each has a version 4 (random) id, as gen_random_uuid()
+	// makes them.
+	cp := &q.copyRows
+	cp.Reset(len(copyColumns))
+	var id [16]byte
+	for i := range n {
+		if _, err := io.ReadFull(q.ids, id[:]); err != nil {
 			return fmt.Errorf("reading random ids: %w", err)
 		}
-		ids[i][6] = ids[i][6]&0x0f | 0x40
-		ids[i][8] = ids[i][8]&0x3f | 0x80
+		id[6] = id[6]&0x0f | 0x40
+		id[8] = id[8]&0x3f | 0x80
+		cp.Row()
+		cp.UUID(id)
+		if talent[i] == nil {
+			cp.Null()
+		} else {
+			u, err := uuid.Parse(*talent[i])
+			if err != nil {
+				return fmt.Errorf("queueing an email for talent %q: %w", *talent[i], err)
+			}
+			cp.UUID(u)
+		}
+		cp.Text(tpl[i])
+		cp.Text(to[i])
+		cp.JSONB(vars[i])
+		cp.Text(status[i])
+		cp.TextOrNull(why[i])
+		cp.Text(key[i])
+		cp.Text(fromEmail[i])
+		cp.Text(fromName[i])
+		cp.TextOrNull(replyTo[i])
 	}
 	keys, err := q.insert.RunCopy(ctx, tx, ideminsert.Batch{
 		Args: []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo},
-		Rows: ideminsert.Source(n, len(copyColumns), func(i int, r []any) {
-			r[0], r[1], r[2], r[3], r[4], r[5] = &ids[i], talent[i], &tpl[i], &to[i], &vars[i], &status[i]
-			r[6], r[7], r[8], r[9], r[10] = why[i], &key[i], &fromEmail[i], &fromName[i], replyTo[i]
-		}),
+		Rows: cp,
 		Keys: key,
 	})
 	if err != nil {

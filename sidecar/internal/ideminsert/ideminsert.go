@@ -21,7 +21,9 @@
 package ideminsert
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
@@ -38,23 +40,35 @@ const OnConflictRuns = 8
 type Insert struct {
 	plain, onConflict string
 	onConflictFor     int // batches left to insert with the ON CONFLICT form
-	copyTable         pgx.Identifier
-	copyColumns       []string
+	copySQL           string // COPY … FROM STDIN (FORMAT binary), or "" for none
+	copyWidth         int
 }
 
 // WithCopy gives q a COPY form into table's columns, used by RunCopy in place of the
 // plain insert. It returns q.
 func (q *Insert) WithCopy(table pgx.Identifier, columns ...string) *Insert {
-	q.copyTable, q.copyColumns = table, columns
+	q.copySQL = fmt.Sprintf("copy %s (%s) from stdin (format binary)", table.Sanitize(), identList(columns))
+	q.copyWidth = len(columns)
 	return q
 }
 
-// Batch is a batch for RunCopy: the same rows as the SQL forms' parameters (Args),
-// as a COPY source (Rows, columns in WithCopy's order), and what the RETURNING
+func identList(cols []string) string {
+	s := ""
+	for i, c := range cols {
+		if i > 0 {
+			s += ", "
+		}
+		s += pgx.Identifier{c}.Sanitize()
+	}
+	return s
+}
+
+// Batch is a batch for RunCopy: the same rows as the SQL forms' parameters (Args)
+// and as a binary COPY (Rows, columns in WithCopy's order), and what the RETURNING
 // clause would return for each row, in order (Keys: a COPY inserts every row).
 type Batch struct {
 	Args []any
-	Rows pgx.CopyFromSource
+	Rows *Rows
 	Keys []string
 }
 
@@ -62,8 +76,14 @@ type Batch struct {
 // savepoint, and on a unique violation inserted again with the ON CONFLICT form,
 // which the next OnConflictRuns batches use directly.
 func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, error) {
-	if q.copyTable == nil {
+	if q.copySQL == "" {
 		return nil, errors.New("ideminsert: RunCopy on an insert without a COPY form")
+	}
+	if b.Rows.width != q.copyWidth {
+		return nil, fmt.Errorf("ideminsert: rows of %d columns for a COPY of %d", b.Rows.width, q.copyWidth)
+	}
+	if b.Rows.open && b.Rows.inRow != b.Rows.width {
+		return nil, fmt.Errorf("ideminsert: a COPY row of %d fields, want %d", b.Rows.inRow, b.Rows.width)
 	}
 	if q.onConflictFor > 0 {
 		q.onConflictFor--
@@ -72,7 +92,7 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 	if _, err := tx.Exec(ctx, "savepoint ideminsert"); err != nil {
 		return nil, err
 	}
-	_, err := tx.CopyFrom(ctx, q.copyTable, q.copyColumns, b.Rows)
+	_, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(b.Rows.data()), q.copySQL)
 	if err == nil {
 		if _, err := tx.Exec(ctx, "release savepoint ideminsert"); err != nil {
 			return nil, err
@@ -82,30 +102,94 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 	return q.afterPlain(ctx, tx, err, b.Args)
 }
 
-// Source is a COPY source of n rows of width columns, each filled by fill into one
-// slice reused from row to row (pgx encodes a row before asking for the next).
-// Pointers into the caller's column slices fill it without an allocation per value.
-func Source(n, width int, fill func(i int, row []any)) pgx.CopyFromSource {
-	return &source{n: n, i: -1, row: make([]any, width), fill: fill}
+// Rows builds the rows of a binary COPY (the format of COPY … FROM STDIN (FORMAT
+// binary)) in one buffer, reused by Reset: each field is written as Postgres's
+// binary input functions read it, without going through pgx's per-value encoding.
+// Only the types the sidecar copies are here: text, jsonb, uuid (and int4).
+type Rows struct {
+	buf      []byte
+	width    int
+	inRow    int // fields written in the current row
+	open     bool
 }
 
-type source struct {
-	n, i int
-	row  []any
-	fill func(int, []any)
+// copyHeader is the binary COPY signature, flags and header extension length.
+var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
+
+// Reset empties r for rows of width columns.
+func (r *Rows) Reset(width int) {
+	r.buf = append(r.buf[:0], copyHeader...)
+	r.width, r.inRow, r.open = width, 0, false
 }
 
-func (s *source) Next() bool {
-	s.i++
-	return s.i < s.n
+// Row starts a row; every row must have width fields.
+func (r *Rows) Row() {
+	r.finish()
+	r.buf = binary.BigEndian.AppendUint16(r.buf, uint16(r.width))
+	r.open, r.inRow = true, 0
 }
 
-func (s *source) Values() ([]any, error) {
-	s.fill(s.i, s.row)
-	return s.row, nil
+func (r *Rows) finish() {
+	if r.open && r.inRow != r.width {
+		panic(fmt.Sprintf("ideminsert: a COPY row of %d fields, want %d", r.inRow, r.width))
+	}
+	r.open = false
 }
 
-func (s *source) Err() error { return nil }
+func (r *Rows) field(n int) {
+	r.buf = binary.BigEndian.AppendUint32(r.buf, uint32(n))
+	r.inRow++
+}
+
+// Text writes a text value.
+func (r *Rows) Text(s string) {
+	r.field(len(s))
+	r.buf = append(r.buf, s...)
+}
+
+// TextOrNull writes *s, or NULL when s is nil.
+func (r *Rows) TextOrNull(s *string) {
+	if s == nil {
+		r.Null()
+		return
+	}
+	r.Text(*s)
+}
+
+// JSONB writes a jsonb value from its JSON text (jsonb's binary form is a version
+// byte, 1, and the text; Postgres parses and checks it).
+func (r *Rows) JSONB(s string) {
+	r.field(1 + len(s))
+	r.buf = append(r.buf, 1)
+	r.buf = append(r.buf, s...)
+}
+
+// UUID writes a uuid value.
+func (r *Rows) UUID(u [16]byte) {
+	r.field(16)
+	r.buf = append(r.buf, u[:]...)
+}
+
+// Int4 writes an integer value.
+func (r *Rows) Int4(n int32) {
+	r.field(4)
+	r.buf = binary.BigEndian.AppendUint32(r.buf, uint32(n))
+}
+
+// Null writes NULL.
+func (r *Rows) Null() {
+	r.buf = binary.BigEndian.AppendUint32(r.buf, 0xffffffff)
+	r.inRow++
+}
+
+// data is the whole COPY stream: the header, the rows and the trailer.
+func (r *Rows) data() []byte {
+	r.finish()
+	n := len(r.buf)
+	out := binary.BigEndian.AppendUint16(r.buf, 0xffff)
+	r.buf = r.buf[:n] // the trailer is not part of the rows
+	return out
+}
 
 // New builds the two forms from the statement's parts: insert (INSERT … SELECT …),
 // conflict (the ON CONFLICT … DO NOTHING clause) and returning (a RETURNING clause

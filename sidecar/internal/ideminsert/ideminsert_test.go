@@ -58,18 +58,21 @@ func bothForms(t *testing.T, test func(*testing.T, func(insert, conflict, return
 
 // runIn runs a batch through q's COPY form if it has one, else through Run.
 func runIn(ctx context.Context, tx pgx.Tx, q *Insert, keys []string, ns []int) ([]string, error) {
-	if q.copyTable == nil {
+	if q.copySQL == "" {
 		return q.Run(ctx, tx, keys, ns)
 	}
 	var returned []string // what a COPY returns in place of the RETURNING rows
 	if strings.Contains(q.plain, "returning") {
 		returned = keys
 	}
-	return q.RunCopy(ctx, tx, Batch{
-		Args: []any{keys, ns},
-		Rows: Source(len(keys), 2, func(i int, r []any) { r[0], r[1] = &keys[i], &ns[i] }),
-		Keys: returned,
-	})
+	var rows Rows
+	rows.Reset(2)
+	for i := range keys {
+		rows.Row()
+		rows.Text(keys[i])
+		rows.Int4(int32(ns[i]))
+	}
+	return q.RunCopy(ctx, tx, Batch{Args: []any{keys, ns}, Rows: &rows, Keys: returned})
 }
 
 func contents(t *testing.T, db *testdb.DB) map[string]int {
