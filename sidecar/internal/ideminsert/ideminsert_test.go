@@ -199,3 +199,29 @@ func testInsideCallerSavepoint(t *testing.T, New func(insert, conflict, returnin
 	require.NoError(t, err)
 	require.Equal(t, map[string]int{"a": 1, "c": 3}, contents(t, db))
 }
+
+// A COPY batch whose last row is short, or built for another width, is refused
+// before anything is sent; a short row followed by another panics (a programming
+// error, which the pipeline turns into a dead letter).
+func TestCopyRowsMalformed(t *testing.T) {
+	t.Parallel()
+	db := setup(t)
+	ctx := context.Background()
+	q := New(insertSQL, conflict, "").WithCopy(pgx.Identifier{"keyed"}, "k", "n")
+	var short Rows
+	short.Reset(2)
+	short.Row()
+	short.Text("a")
+	var wide Rows
+	wide.Reset(3)
+	for _, rows := range []*Rows{&short, &wide} {
+		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
+			_, err := q.RunCopy(ctx, tx, Batch{Args: []any{[]string{"a"}, []int{1}}, Rows: rows})
+			return err
+		})
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "ideminsert:")
+	}
+	require.Panics(t, func() { short.Row() })
+	require.Empty(t, contents(t, db))
+}
