@@ -82,8 +82,8 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 	if b.Rows.width != q.copyWidth {
 		return nil, fmt.Errorf("ideminsert: rows of %d columns for a COPY of %d", b.Rows.width, q.copyWidth)
 	}
-	if b.Rows.open && b.Rows.inRow != b.Rows.width {
-		return nil, fmt.Errorf("ideminsert: a COPY row of %d fields, want %d", b.Rows.inRow, b.Rows.width)
+	if b.Rows.finish(); b.Rows.err != nil {
+		return nil, b.Rows.err
 	}
 	if q.onConflictFor > 0 {
 		q.onConflictFor--
@@ -111,6 +111,7 @@ type Rows struct {
 	width    int
 	inRow    int // fields written in the current row
 	open     bool
+	err      error // the first malformed row, reported by RunCopy
 }
 
 // copyHeader is the binary COPY signature, flags and header extension length.
@@ -119,7 +120,7 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 // Reset empties r for rows of width columns.
 func (r *Rows) Reset(width int) {
 	r.buf = append(r.buf[:0], copyHeader...)
-	r.width, r.inRow, r.open = width, 0, false
+	r.width, r.inRow, r.open, r.err = width, 0, false, nil
 }
 
 // Row starts a row; every row must have width fields.
@@ -130,8 +131,8 @@ func (r *Rows) Row() {
 }
 
 func (r *Rows) finish() {
-	if r.open && r.inRow != r.width {
-		panic(fmt.Sprintf("ideminsert: a COPY row of %d fields, want %d", r.inRow, r.width))
+	if r.open && r.inRow != r.width && r.err == nil {
+		r.err = fmt.Errorf("ideminsert: a COPY row of %d fields, want %d", r.inRow, r.width)
 	}
 	r.open = false
 }
@@ -184,7 +185,6 @@ func (r *Rows) Null() {
 
 // data is the whole COPY stream: the header, the rows and the trailer.
 func (r *Rows) data() []byte {
-	r.finish()
 	n := len(r.buf)
 	out := binary.BigEndian.AppendUint16(r.buf, 0xffff)
 	r.buf = r.buf[:n] // the trailer is not part of the rows

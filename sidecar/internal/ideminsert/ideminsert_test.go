@@ -200,9 +200,8 @@ func testInsideCallerSavepoint(t *testing.T, New func(insert, conflict, returnin
 	require.Equal(t, map[string]int{"a": 1, "c": 3}, contents(t, db))
 }
 
-// A COPY batch whose last row is short, or built for another width, is refused
-// before anything is sent; a short row followed by another panics (a programming
-// error, which the pipeline turns into a dead letter).
+// A COPY batch with a short row, or built for another width, is refused before
+// anything is sent.
 func TestCopyRowsMalformed(t *testing.T) {
 	t.Parallel()
 	db := setup(t)
@@ -214,7 +213,14 @@ func TestCopyRowsMalformed(t *testing.T) {
 	short.Text("a")
 	var wide Rows
 	wide.Reset(3)
-	for _, rows := range []*Rows{&short, &wide} {
+	var middle Rows
+	middle.Reset(2)
+	middle.Row()
+	middle.Text("a")
+	middle.Row()
+	middle.Text("b")
+	middle.Int4(2)
+	for _, rows := range []*Rows{&short, &wide, &middle} {
 		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
 			_, err := q.RunCopy(ctx, tx, Batch{Args: []any{[]string{"a"}, []int{1}}, Rows: rows})
 			return err
@@ -222,6 +228,5 @@ func TestCopyRowsMalformed(t *testing.T) {
 		require.Error(t, err)
 		require.Contains(t, err.Error(), "ideminsert:")
 	}
-	require.Panics(t, func() { short.Row() })
 	require.Empty(t, contents(t, db))
 }
