@@ -285,65 +285,64 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		return err
 	}
 
+	// The batch as COPY rows, each with a version 4 (random) id, as gen_random_uuid()
+	// makes them. The SQL forms' arrays are built only if a redelivered key sends
+	// the batch to the ON CONFLICT insert.
 	n := len(rows)
-	talent, tpl, to, vars := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	status, why, key, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
+	cp := &q.copyRows
+	cp.Reset(len(copyColumns))
+	key := make([]string, 0, n)
 	for _, c := range rows {
+		id, err := uuid.NewRandomFromReader(q.ids)
+		if err != nil {
+			return fmt.Errorf("making an email id: %w", err)
+		}
+		cp.Row()
+		cp.UUID(id)
 		if fl.gone[c.talentID] {
 			// Deleted after the change: nothing to send. Recorded without the
 			// talent, as its deletion would have left it and as the audit log does.
 			c.status, c.why = "failed", "suppressed: the talent was deleted before this email was queued"
-			talent = append(talent, nil)
-		} else {
-			talent = append(talent, opt(c.talentID))
-		}
-		tpl = append(tpl, c.tpl)
-		to = append(to, c.to)
-		vars = append(vars, string(c.vars))
-		status = append(status, c.status)
-		why = append(why, opt(c.why))
-		key = append(key, c.key)
-		fromEmail = append(fromEmail, c.fromEmail)
-		fromName = append(fromName, c.fromName)
-		replyTo = append(replyTo, opt(c.replyTo))
-	}
-	// The COPY form's rows. Each has a version 4 (random) id, as gen_random_uuid()
-	// makes them.
-	cp := &q.copyRows
-	cp.Reset(len(copyColumns))
-	var id [16]byte
-	for i := range n {
-		if _, err := io.ReadFull(q.ids, id[:]); err != nil {
-			return fmt.Errorf("reading random ids: %w", err)
-		}
-		id[6] = id[6]&0x0f | 0x40
-		id[8] = id[8]&0x3f | 0x80
-		cp.Row()
-		cp.UUID(id)
-		if talent[i] == nil {
 			cp.Null()
 		} else {
-			u, err := uuid.Parse(*talent[i])
+			talent, err := uuid.Parse(c.talentID)
 			if err != nil {
-				return fmt.Errorf("queueing an email for talent %q: %w", *talent[i], err)
+				return fmt.Errorf("queueing an email for talent %q: %w", c.talentID, err)
 			}
-			cp.UUID(u)
+			cp.UUID(talent)
 		}
-		cp.Text(tpl[i])
-		cp.Text(to[i])
-		cp.JSONB(vars[i])
-		cp.Text(status[i])
-		cp.TextOrNull(why[i])
-		cp.Text(key[i])
-		cp.Text(fromEmail[i])
-		cp.Text(fromName[i])
-		cp.TextOrNull(replyTo[i])
+		cp.Text(c.tpl)
+		cp.Text(c.to)
+		cp.JSONB(c.vars)
+		cp.Text(c.status)
+		cp.TextOrNull(opt(c.why))
+		cp.Text(c.key)
+		cp.Text(c.fromEmail)
+		cp.Text(c.fromName)
+		cp.TextOrNull(opt(c.replyTo))
+		key = append(key, c.key)
 	}
-	keys, err := q.insert.RunCopy(ctx, tx, ideminsert.Batch{
-		Args: []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo},
-		Rows: cp,
-		Keys: key,
-	})
+	args := func() []any {
+		talent, tpl, to, vars := make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		status, why, fromEmail, fromName, replyTo := make([]string, 0, n), make([]*string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]*string, 0, n)
+		for _, c := range rows {
+			if fl.gone[c.talentID] {
+				talent = append(talent, nil)
+			} else {
+				talent = append(talent, opt(c.talentID))
+			}
+			tpl = append(tpl, c.tpl)
+			to = append(to, c.to)
+			vars = append(vars, string(c.vars))
+			status = append(status, c.status)
+			why = append(why, opt(c.why))
+			fromEmail = append(fromEmail, c.fromEmail)
+			fromName = append(fromName, c.fromName)
+			replyTo = append(replyTo, opt(c.replyTo))
+		}
+		return []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo}
+	}
+	keys, err := q.insert.RunCopy(ctx, tx, ideminsert.Batch{Args: args, Rows: cp, Keys: key})
 	if err != nil {
 		return fmt.Errorf("queueing %d emails: %w", n, err)
 	}

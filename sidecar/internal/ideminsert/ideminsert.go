@@ -26,6 +26,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,7 +40,7 @@ const OnConflictRuns = 8
 // concurrent use: each pipeline worker has its own.
 type Insert struct {
 	plain, onConflict string
-	onConflictFor     int // batches left to insert with the ON CONFLICT form
+	onConflictFor     int    // batches left to insert with the ON CONFLICT form
 	copySQL           string // COPY … FROM STDIN (FORMAT binary), or "" for none
 	copyWidth         int
 }
@@ -53,21 +54,19 @@ func (q *Insert) WithCopy(table pgx.Identifier, columns ...string) *Insert {
 }
 
 func identList(cols []string) string {
-	s := ""
+	quoted := make([]string, len(cols))
 	for i, c := range cols {
-		if i > 0 {
-			s += ", "
-		}
-		s += pgx.Identifier{c}.Sanitize()
+		quoted[i] = pgx.Identifier{c}.Sanitize()
 	}
-	return s
+	return strings.Join(quoted, ", ")
 }
 
-// Batch is a batch for RunCopy: the same rows as the SQL forms' parameters (Args)
-// and as a binary COPY (Rows, columns in WithCopy's order), and what the RETURNING
-// clause would return for each row, in order (Keys: a COPY inserts every row).
+// Batch is a batch for RunCopy: the rows as a binary COPY (Rows, columns in
+// WithCopy's order) and, built only when the ON CONFLICT form runs, as the SQL
+// forms' parameters (Args); and what the RETURNING clause would return for each row,
+// in order (Keys: a COPY inserts every row).
 type Batch struct {
-	Args []any
+	Args func() []any
 	Rows *Rows
 	Keys []string
 }
@@ -82,12 +81,12 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 	if b.Rows.width != q.copyWidth {
 		return nil, fmt.Errorf("ideminsert: rows of %d columns for a COPY of %d", b.Rows.width, q.copyWidth)
 	}
-	if b.Rows.finish(); b.Rows.err != nil {
-		return nil, b.Rows.err
+	if err := b.Rows.finish(); err != nil {
+		return nil, err
 	}
 	if q.onConflictFor > 0 {
 		q.onConflictFor--
-		return query(ctx, tx, q.onConflict, b.Args)
+		return query(ctx, tx, q.onConflict, b.Args())
 	}
 	if _, err := tx.Exec(ctx, "savepoint ideminsert"); err != nil {
 		return nil, err
@@ -99,7 +98,7 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 		}
 		return b.Keys, nil
 	}
-	return q.afterPlain(ctx, tx, err, b.Args)
+	return q.afterPlain(ctx, tx, err, b.Args())
 }
 
 // Rows builds the rows of a binary COPY (the format of COPY … FROM STDIN (FORMAT
@@ -107,11 +106,10 @@ func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, err
 // binary input functions read it, without going through pgx's per-value encoding.
 // Only the types the sidecar copies are here: text, jsonb, uuid (and int4).
 type Rows struct {
-	buf      []byte
-	width    int
-	inRow    int // fields written in the current row
-	open     bool
-	err      error // the first malformed row, reported by RunCopy
+	buf   []byte
+	width int
+	inRow int   // fields written in the current row (width before the first)
+	err   error // the first malformed row, reported by RunCopy
 }
 
 // copyHeader is the binary COPY signature, flags and header extension length.
@@ -120,21 +118,22 @@ var copyHeader = []byte("PGCOPY\n\xff\r\n\x00\x00\x00\x00\x00\x00\x00\x00\x00")
 // Reset empties r for rows of width columns.
 func (r *Rows) Reset(width int) {
 	r.buf = append(r.buf[:0], copyHeader...)
-	r.width, r.inRow, r.open, r.err = width, 0, false, nil
+	r.width, r.inRow, r.err = width, width, nil
 }
 
 // Row starts a row; every row must have width fields.
 func (r *Rows) Row() {
 	r.finish()
 	r.buf = binary.BigEndian.AppendUint16(r.buf, uint16(r.width))
-	r.open, r.inRow = true, 0
+	r.inRow = 0
 }
 
-func (r *Rows) finish() {
-	if r.open && r.inRow != r.width && r.err == nil {
+// finish checks the last row started and returns the first malformed row's error.
+func (r *Rows) finish() error {
+	if r.inRow != r.width && r.err == nil {
 		r.err = fmt.Errorf("ideminsert: a COPY row of %d fields, want %d", r.inRow, r.width)
 	}
-	r.open = false
+	return r.err
 }
 
 func (r *Rows) field(n int) {
@@ -159,7 +158,7 @@ func (r *Rows) TextOrNull(s *string) {
 
 // JSONB writes a jsonb value from its JSON text (jsonb's binary form is a version
 // byte, 1, and the text; Postgres parses and checks it).
-func (r *Rows) JSONB(s string) {
+func (r *Rows) JSONB(s []byte) {
 	r.field(1 + len(s))
 	r.buf = append(r.buf, 1)
 	r.buf = append(r.buf, s...)

@@ -72,7 +72,7 @@ func runIn(ctx context.Context, tx pgx.Tx, q *Insert, keys []string, ns []int) (
 		rows.Text(keys[i])
 		rows.Int4(int32(ns[i]))
 	}
-	return q.RunCopy(ctx, tx, Batch{Args: []any{keys, ns}, Rows: &rows, Keys: returned})
+	return q.RunCopy(ctx, tx, Batch{Args: func() []any { return []any{keys, ns} }, Rows: &rows, Keys: returned})
 }
 
 func contents(t *testing.T, db *testdb.DB) map[string]int {
@@ -222,7 +222,7 @@ func TestCopyRowsMalformed(t *testing.T) {
 	middle.Int4(2)
 	for _, rows := range []*Rows{&short, &wide, &middle} {
 		err := pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error {
-			_, err := q.RunCopy(ctx, tx, Batch{Args: []any{[]string{"a"}, []int{1}}, Rows: rows})
+			_, err := q.RunCopy(ctx, tx, Batch{Args: func() []any { return []any{[]string{"a"}, []int{1}} }, Rows: rows})
 			return err
 		})
 		require.Error(t, err)
