@@ -5,7 +5,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
-scripts/db.sh up >/dev/null
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$(scripts/db.sh up | tail -n1)}"
 out="$ROOT/.local/bench"
 mkdir -p "$out"
 

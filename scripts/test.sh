@@ -7,17 +7,19 @@ cd "$ROOT"
 what="${1:-all}"
 
 URL="$(scripts/db.sh up | tail -n1)"
-ADMIN="postgresql://postgres:postgres@127.0.0.1:54322"
+PGPORT="${PGPORT:-54322}"
+# Go tests find the cluster through TEST_DATABASE_URL (sidecar/internal/testdb).
+export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$URL}"
 export PGPASSWORD=postgres
 
 run_sql() {
   # pgTAP runs in its own clone of the migrated template, with the seed loaded, so
   # tests see exactly what `make db` gives a developer.
   local db=pgtap_run
-  psql -X -q -h 127.0.0.1 -p 54322 -U postgres -d postgres -c "drop database if exists $db with (force)" -c "create database $db template talent_template" >/dev/null
-  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p 54322 -U postgres -d $db -c "create extension if not exists pgtap with schema extensions" -f supabase/seed.sql >/dev/null
+  psql -X -q -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -c "drop database if exists $db with (force)" -c "create database $db template talent_template" >/dev/null
+  psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d $db -c "create extension if not exists pgtap with schema extensions" -f supabase/seed.sql >/dev/null
   echo "== pgTAP (pg_prove supabase/tests/database)"
-  PGOPTIONS="-c search_path=public,extensions" pg_prove -h 127.0.0.1 -p 54322 -U postgres -d $db --ext .sql -r supabase/tests/database
+  PGOPTIONS="-c search_path=public,extensions" pg_prove -h 127.0.0.1 -p "$PGPORT" -U postgres -d $db --ext .sql -r supabase/tests/database
 }
 
 run_cli() {

@@ -25,12 +25,17 @@ import (
 // Template is the database scripts/db.sh migrates for tests.
 const Template = "talent_template"
 
-// AdminURL is the superuser URL of the local cluster (TEST_DATABASE_URL overrides).
+// AdminURL is the superuser URL of the local cluster: TEST_DATABASE_URL when set,
+// else the cluster scripts/db.sh runs on PGPORT (default 54322).
 func AdminURL() string {
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
 		return u
 	}
-	return "postgresql://postgres:postgres@127.0.0.1:54322/postgres"
+	port := os.Getenv("PGPORT")
+	if port == "" {
+		port = "54322"
+	}
+	return "postgresql://postgres:postgres@127.0.0.1:" + port + "/postgres"
 }
 
 // DB is one test's database.
