@@ -9,10 +9,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
+	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 )
 
 // components are the parts serve wires beside the core (replication, pipeline,
@@ -20,9 +20,8 @@ import (
 // its routes.
 type components struct {
 	// Handlers returns, for one pipeline worker, the handlers that run after the
-	// audit handler, in order, inside the worker's transaction. A handler may
-	// implement change.Committer and pipeline.Batcher.
-	Handlers func() []change.Handler
+	// audit handler, in order, inside the worker's transaction.
+	Handlers func() []pipeline.Handler
 	// Routes are mounted on the HTTP app (for example POST /webhooks/sendgrid).
 	Routes []func(app *fiber.App)
 	// Start runs background work (the outbox sender) until ctx ends; Stop waits for
@@ -64,8 +63,8 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 
 	// The configuration and the guard are shared; the queuer buffers per worker.
 	return components{
-		Handlers: func() []change.Handler {
-			return []change.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard}
+		Handlers: func() []pipeline.Handler {
+			return []pipeline.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard}
 		},
 		Routes: []func(*fiber.App){events.Register},
 		Start:  outbox.Start,

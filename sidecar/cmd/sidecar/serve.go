@@ -16,6 +16,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/audit"
+	"github.com/talent-onboarding/backend/sidecar/internal/catchup"
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
@@ -44,24 +45,27 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	return 0
 }
 
-// partition is the pipeline's route: a talent's changes (and a draft's) are applied
-// in commit order by one worker; a change to the email configuration is a barrier,
-// so every email after it in the stream renders with it.
+// partition is the pipeline's route. A change record goes by its key, so a talent's
+// changes are applied in order by one worker; the email configuration's records are
+// a barrier, so every email after one in the stream is queued with it. A streamed
+// row goes by its table and id.
 func partition(ev *change.Event) string {
+	if ev.Notice || ev.Recorded() {
+		if ev.RowKey == emailConfigKey {
+			return ""
+		}
+		return ev.RowKey
+	}
 	row := ev.New
 	if row == nil {
 		row = ev.Old
 	}
-	id := row.Str("id")
-	if ev.Schema != "public" || id == "" {
-		return ""
-	}
-	switch ev.Table {
-	case "talent_profiles", "onboarding_progress":
-		return ev.Table + ":" + id
-	}
-	return ""
+	return ev.Table + ":" + row.Str("id")
 }
+
+// emailConfigKey is the row_key the database gives every change to the email
+// configuration (migration 20261202000100).
+const emailConfigKey = "email_config"
 
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
@@ -96,23 +100,29 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	// Each pipeline worker has its own handlers. The audit log first: it is the
 	// product's record; later handlers add to the same transaction.
-	handlers := func() []change.Handler {
-		return append([]change.Handler{audit.New()}, extra.Handlers()...)
+	handlers := func() []pipeline.Handler {
+		return append([]pipeline.Handler{audit.New()}, extra.Handlers()...)
 	}
 
-	// The pipeline outlives the root context so that a webhook in flight during
-	// shutdown still gets its commit; it is stopped explicitly, last.
+	// The pipeline outlives the root context so that work in flight during
+	// shutdown still commits; it is stopped explicitly, last.
 	pipe = pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
 		pool, handlers, partition, log, reg)
+	slot := ""
+	if cfg.Replication {
+		slot = cfg.ReplicationSlot
+	}
+	catch := catchup.New(catchup.Config{Interval: cfg.CatchUpInterval, Retention: cfg.ChangeRetention, Slot: slot},
+		pool, pipe, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
+		SlotLost: func() { catch.Now() },
 	}, pool, pipe, log, reg)
-	pipe.OnCommitted = stream.Committed
 	elector := &leader.Elector{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second, Log: log}
 
 	routes := []func(*fiber.App){}
 	if cfg.WebhookSecret != "" {
-		routes = append(routes, webhook.New(cfg.WebhookSecret, replication.Tables, pipe, log).Mount)
+		routes = append(routes, webhook.New(cfg.WebhookSecret, catch, 10*time.Second, log).Mount)
 	} else {
 		mainLog.Warn("WEBHOOK_SECRET is empty: /webhooks/supabase is disabled")
 	}
@@ -142,6 +152,11 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 			return fmt.Errorf("starting components: %w", err)
 		}
 	}
+	catchDone := make(chan struct{})
+	go func() {
+		defer close(catchDone)
+		catch.Run(ctx)
+	}()
 	leaderDone := make(chan struct{})
 	if cfg.Replication {
 		go func() {
@@ -156,6 +171,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	<-ctx.Done()
 	mainLog.Info("stopping")
 	<-leaderDone
+	<-catchDone
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Stop(sctx)

@@ -1,10 +1,12 @@
 // Package audit writes the admin audit log (public.admin_actions): one row for every
-// admin transition of a talent's status, derived from the committed row change, so
-// nothing an admin does can skip the log and nothing is logged twice.
+// admin transition of a talent's status, admin edit and delete, from the change
+// record the database wrote in the changing transaction, so nothing an admin does
+// can skip the log and nothing is logged twice.
 package audit
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -35,6 +37,10 @@ func Action(from, to string) string {
 // KeySuffix is appended to the event key to form the audit row's idempotency key.
 const KeySuffix = "/audit"
 
+// adminColumns are the talent columns only admins set; a change to any of them is
+// logged with its old and new value.
+var adminColumns = []string{"admin_notes", "rejection_reason"}
+
 // Handler is the pipeline handler of the audit log. It is used by one pipeline
 // worker at a time (Handle, then Flush or Discard), which is what the pipeline does.
 type Handler struct {
@@ -47,6 +53,11 @@ func New() *Handler {
 	return &Handler{insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "")}
 }
 
+// Watches names the change records of talent_profiles.
+func (h *Handler) Watches() change.Watch {
+	return change.Watch{Records: []string{"talent_profiles"}}
+}
+
 // rows holds buffered audit rows column by column, the shape of the unnest insert.
 type rows struct {
 	talentID    []string
@@ -57,22 +68,22 @@ type rows struct {
 	email, name []*string
 	source      []string
 	key         []string
-	committedAt []*time.Time
+	at          []time.Time
+	changed     []*string // JSON
+	changeID    []int64
 }
 
 func (r *rows) len() int { return len(r.key) }
 
 // args are insertSQL's parameters.
 func (r *rows) args() []any {
-	return []any{r.talentID, r.action, r.reason, r.adminID, r.from, r.to, r.email, r.name, r.source, r.key, r.committedAt}
+	return []any{r.talentID, r.action, r.reason, r.adminID, r.from, r.to, r.email, r.name, r.source, r.key, r.at, r.changed, r.changeID}
 }
 
-// Handle buffers the audit row of ev, if it is an admin action. The row is written
-// by Flush in the same transaction.
+// Handle buffers the audit row of a talent's change record, if it is an admin
+// action: an admin transition of the state machine, an edit of the admin columns,
+// or a delete through the API. The row is written by Flush in the same transaction.
 func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	if ev.Table != "talent_profiles" || ev.Schema != "public" {
-		return nil
-	}
 	var action, from, to string
 	var snap change.Row
 	switch ev.Op {
@@ -87,9 +98,22 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 		if ev.Old == nil {
 			return fmt.Errorf("auditing %s: a delete must carry the old row", ev.Key)
 		}
+		// Only a delete someone made through the API is an admin action (the
+		// database lets only super admins delete there); an ops delete or a cascade
+		// from auth.users has no actor.
+		if ev.ActorID == "" {
+			return nil
+		}
 		action, from, snap = "delete", ev.Old.Str("status"), ev.Old
 	default:
 		return nil
+	}
+	changed, err := adminChanges(ev)
+	if err != nil {
+		return fmt.Errorf("auditing %s: %w", ev.Key, err)
+	}
+	if action == "" && changed != nil && ev.ActorRole != "talent" {
+		action = "edit"
 	}
 	if action == "" {
 		return nil
@@ -101,59 +125,67 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	p := &h.pending
 	p.talentID = append(p.talentID, id)
 	p.action = append(p.action, action)
-	var reason *string
-	if action == "reject" {
-		reason = opt(snap.Str("rejection_reason"))
+	reason := ev.Reason
+	if reason == "" && action == "reject" {
+		reason = snap.Str("rejection_reason")
 	}
-	p.reason = append(p.reason, reason)
-	var admin *string
-	if action != "delete" { // the deleter is read from sidecar.talent_deletions in Flush
-		admin = opt(snap.Str("updated_by"))
-	}
-	p.adminID = append(p.adminID, admin)
+	p.reason = append(p.reason, opt(reason))
+	p.adminID = append(p.adminID, opt(ev.ActorID))
 	p.from = append(p.from, opt(from))
 	p.to = append(p.to, opt(to))
 	p.email = append(p.email, opt(snap.Str("email")))
 	p.name = append(p.name, opt(snap.Str("name")))
 	p.source = append(p.source, string(ev.Source))
 	p.key = append(p.key, ev.Key+KeySuffix)
-	var at *time.Time
-	if !ev.CommitTime.IsZero() {
-		t := ev.CommitTime
-		at = &t
-	}
-	p.committedAt = append(p.committedAt, at)
+	p.at = append(p.at, ev.At)
+	p.changed = append(p.changed, changed)
+	p.changeID = append(p.changeID, ev.ID)
 	return nil
 }
 
-// insertSQL writes a batch in one statement. A delete is logged only when the
-// deleting transaction's tombstone names who deleted (a super_admin through the API;
-// an ops delete or a cascade from auth.users has no actor and is not an admin
-// action). talent_profile_id is kept only while the talent exists (a deleted one is
-// written as null, as deleting it would have set it); the key and the snapshot still
-// name it. There is no foreign key (migration 20261122000200): this lookup takes the
-// lock one would, FOR KEY SHARE, so a talent cannot be deleted while a row naming it
-// is uncommitted, and its deletion then sets the row's reference to null.
-// Both lookups are scalar subqueries, one primary-key probe per row: written as
-// joins, the planner hashed the whole of talent_profiles (and of the never-pruned
-// talent_deletions) for every batch. A row whose key is already there (a redelivered
-// change) is skipped: see ideminsert.
+// adminChanges returns, as JSON, the old and new value of each admin column an
+// update changed, or nil when it changed none.
+func adminChanges(ev *change.Event) (*string, error) {
+	if ev.Op != change.Update {
+		return nil, nil
+	}
+	out := map[string]map[string]any{}
+	for _, c := range adminColumns {
+		o, n := ev.Old[c], ev.New[c]
+		if o != n {
+			out[c] = map[string]any{"old": o, "new": n}
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil, err
+	}
+	s := string(b)
+	return &s, nil
+}
+
+// insertSQL writes a batch in one statement. talent_profile_id is kept only while
+// the talent exists (a deleted one is written as null, as deleting it would have set
+// it); the key and the snapshot still name it. There is no foreign key (migration
+// 20261122000200): this lookup takes the lock one would, FOR KEY SHARE, so a talent
+// cannot be deleted while a row naming it is uncommitted, and its deletion then sets
+// the row's reference to null. The lookup is a scalar subquery, one primary-key
+// probe per row: written as a join, the planner hashed the whole of talent_profiles
+// for every batch. A row whose key is already there is skipped: see ideminsert.
 const insertSQL = `
 insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
-   talent_email, talent_name, source, idempotency_key, committed_at)
-select t.id, r.action, r.reason, coalesce(r.admin_id::uuid, t.deleted_by), r.from_status, r.to_status,
-       r.email, r.name, r.source, r.key, coalesce(r.committed_at, now())
+   talent_email, talent_name, source, idempotency_key, committed_at, changed_columns, change_id)
+select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid for key share),
+       r.action, r.reason, r.admin_id::uuid, r.from_status, r.to_status,
+       r.email, r.name, r.source, r.key, r.at, r.changed::jsonb, r.change_id
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
+              $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[])
          with ordinality as r(talent_id, action, reason, admin_id, from_status, to_status,
-                              email, name, source, key, committed_at, n)
- cross join lateral (
-       select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid for key share) as id,
-              case when r.action = 'delete' then
-                (select d.deleted_by from sidecar.talent_deletions d
-                  where d.talent_profile_id = r.talent_id::uuid) end as deleted_by) t
- where r.action <> 'delete' or t.deleted_by is not null
+                              email, name, source, key, at, changed, change_id, n)
  order by r.n`
 
 // Flush writes the buffered rows with one statement.
@@ -173,6 +205,9 @@ func (h *Handler) Flush(ctx context.Context, tx pgx.Tx) error {
 func (h *Handler) Discard() {
 	h.pending = rows{}
 }
+
+// Committed has nothing to do: the rows are in the database.
+func (h *Handler) Committed(context.Context) {}
 
 func opt(s string) *string {
 	if s == "" {

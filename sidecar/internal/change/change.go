@@ -1,22 +1,28 @@
-// Package change defines the row-change event that both sidecar inputs (logical
-// replication and Supabase database webhooks) produce, and the contract of the
-// handlers that turn an event into effects inside the pipeline's transaction.
+// Package change defines what the sidecar acts on and the catalogue of the tables it
+// watches.
+//
+// The database is the record: triggers write every change the sidecar must act on
+// into sidecar.changes, in the changing transaction (migration 20261202000100). Both
+// inputs, logical replication and Supabase database webhooks, only bring notice of
+// new records sooner; the pipeline claims the records themselves from the database
+// and hands them to the handlers as Events. A webhook payload is never read as data.
+//
+// Logical replication also streams the rows of the guarded tables, which the media
+// guard checks (a write that bypassed the database's own guard shows only there).
 package change
 
 import (
-	"context"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
-// Source names the input an event came from.
+// Source names the input that brought notice of an event.
 type Source string
 
 const (
 	SourceReplication Source = "replication"
 	SourceWebhook     Source = "webhook"
+	SourceCatchUp     Source = "catchup"
 )
 
 // Op is the kind of row change.
@@ -29,43 +35,52 @@ const (
 )
 
 // Row is a decoded row: column name to a JSON-compatible value (string, float64 or
-// int64, bool, nil, []any, map[string]any). Both inputs normalise to this shape so a
-// handler cannot tell them apart.
+// int64, bool, nil, []any, map[string]any). Both the record's jsonb and a streamed
+// tuple normalise to this shape (package rowjson).
 type Row map[string]any
 
-// Event is one committed row change.
+// Event is one thing for the pipeline: a notice of a change record (Notice), a
+// claimed change record (ID set, Notice false), or a streamed row of a guarded table
+// (ID zero).
 type Event struct {
 	Source Source
 	Schema string
 	Table  string
 	Op     Op
 	New    Row // nil for DELETE
-	Old    Row // nil for INSERT; the full old row (REPLICA IDENTITY FULL)
+	Old    Row // nil for INSERT
 
-	// CommitLSN is the end LSN of the transaction on the replication input and zero
-	// for webhooks. CommitTime is the transaction's commit time when known (zero for
-	// webhooks, which do not carry it).
-	CommitLSN  uint64
-	CommitTime time.Time
+	// ID is the change record's id (sidecar.changes.id); RowKey its ordering key
+	// ("talent:<id>", "email_config"). A notice carries only these two.
+	ID     int64
+	RowKey string
+	Notice bool
 
-	// Key identifies the row change itself, independent of the input that carried
-	// it. Effects use it (suffixed) as their idempotency key.
+	// Who made a recorded change and why, as the changing transaction said
+	// (actor_role: talent, admin, super_admin, authenticated, anon or service).
+	ActorID, ActorRole, Reason string
+
+	// CommitLSN is the end LSN of the transaction on the replication input (zero
+	// otherwise). At is when the change happened: the record's transaction time, or
+	// the commit time of a streamed row.
+	CommitLSN uint64
+	At        time.Time
+
+	// Key identifies the change independently of the input that carried it.
+	// Effects use it (suffixed) as their idempotency key.
 	Key string
 }
 
-// Handler turns events into effects written in tx. Handle must be deterministic in
-// the event: the same event handled twice must produce the same idempotent writes
-// (insert ... on conflict do nothing on a key derived from ev.Key). An error makes the
-// pipeline roll back this event's writes (to a savepoint) and dead-letter it.
-type Handler interface {
-	Handle(ctx context.Context, tx pgx.Tx, ev *Event) error
-}
+// Recorded reports whether ev is a claimed change record.
+func (ev *Event) Recorded() bool { return ev.ID > 0 && !ev.Notice }
 
-// Committer is optionally implemented by a Handler that must act after the
-// transaction holding its writes has committed (for example swapping in a newly
-// validated configuration).
-type Committer interface {
-	Committed(ctx context.Context)
+// RecordKey is the idempotency key of the change record id.
+func RecordKey(id int64) string { return fmt.Sprintf("change:%d", id) }
+
+// StreamKey is the idempotency key of a streamed row: its table, its id and the
+// commit position of its transaction, which a redelivery repeats.
+func StreamKey(table, id string, commitLSN uint64) string {
+	return fmt.Sprintf("%s:%s:lsn:%X/%X", table, id, commitLSN>>32, uint32(commitLSN))
 }
 
 // Str returns the column as a string ("" when absent or null).
@@ -80,8 +95,8 @@ func (r Row) Str(col string) string {
 	}
 }
 
-// Int returns an integer column, and whether it held one. Both inputs normalise
-// integers to int64 (package rowjson); int is accepted for rows built in Go.
+// Int returns an integer column, and whether it held one. Rows normalise integers
+// to int64 (package rowjson); int is accepted for rows built in Go.
 func (r Row) Int(col string) (int64, bool) {
 	switch v := r[col].(type) {
 	case int64:
@@ -90,41 +105,4 @@ func (r Row) Int(col string) (int64, bool) {
 		return int64(v), true
 	}
 	return 0, false
-}
-
-// KeyFor derives the idempotency key of a row change. talent_profiles carries a
-// version bumped by trigger on every update, so (id, version) names a change; a
-// delete happens once per id. Other tables use their primary key and updated_at.
-func KeyFor(table string, op Op, newRow, oldRow Row) (string, error) {
-	row := newRow
-	if op == Delete {
-		row = oldRow
-	}
-	if row == nil {
-		return "", fmt.Errorf("deriving key: %s on %s has no row", op, table)
-	}
-	switch table {
-	case "talent_profiles":
-		id := row.Str("id")
-		if id == "" {
-			return "", fmt.Errorf("deriving key: talent_profiles row has no id")
-		}
-		if op == Delete {
-			return "talent_profiles:" + id + ":delete", nil
-		}
-		v, ok := row.Int("version")
-		if !ok {
-			return "", fmt.Errorf("deriving key: talent_profiles row %s has no version", id)
-		}
-		return fmt.Sprintf("talent_profiles:%s:v%d", id, v), nil
-	default:
-		pk := row.Str("id")
-		if pk == "" {
-			pk = row.Str("name")
-		}
-		if pk == "" {
-			return "", fmt.Errorf("deriving key: %s row has no id or name", table)
-		}
-		return fmt.Sprintf("%s:%s:%s:%s", table, pk, op, row.Str("updated_at")), nil
-	}
 }

@@ -18,12 +18,15 @@ import (
 // Config is every setting of the sidecar. The env tags are the contract names ops use;
 // deploy/k8s must name exactly these (a test checks).
 type Config struct {
-	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL (direct connection, not the transaction pooler; the role needs REPLICATION)"`
+	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL: the direct connection (needs a role with REPLICATION for the replication input) or the session pooler (webhooks only, REPLICATION_ENABLED=false); never the transaction pooler"`
 	Addr            string `env:"SIDECAR_ADDR, default=:8080" help:"HTTP listen address for webhooks, health and metrics"`
 	WebhookSecret   string `env:"WEBHOOK_SECRET" help:"shared secret Supabase database webhooks send as 'Authorization: Bearer <secret>'; a comma-separated list accepts each (for rotation); empty disables /webhooks/supabase"`
 	ReplicationSlot string `env:"REPLICATION_SLOT, default=talent_sidecar" help:"logical replication slot name (created when missing)"`
-	Publication     string `env:"PUBLICATION, default=talent_sidecar" help:"publication name (created when missing)"`
-	Replication     bool   `env:"REPLICATION_ENABLED, default=true" help:"consume logical replication; false leaves only the webhook input"`
+	Publication     string `env:"PUBLICATION, default=talent_sidecar" help:"publication of the change records (created when missing; PUBLICATION_media streams the guarded tables to the media guard)"`
+	Replication     bool   `env:"REPLICATION_ENABLED, default=true" help:"consume logical replication; false leaves webhooks and the catch-up (through the session pooler, say)"`
+
+	CatchUpInterval time.Duration `env:"CATCHUP_INTERVAL, default=5s" help:"how often pending change records are looked for when no input announced any"`
+	ChangeRetention time.Duration `env:"CHANGE_RETENTION, default=72h" help:"how long processed change records (sidecar.changes) are kept before they are pruned"`
 
 	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
 	BatchWait    time.Duration `env:"BATCH_WAIT, default=5ms" help:"longest an event waits for its batch to fill"`
@@ -126,8 +129,14 @@ func (c *Config) Validate() error {
 	if !slotName.MatchString(c.ReplicationSlot) {
 		bad("REPLICATION_SLOT", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.ReplicationSlot)
 	}
-	if !slotName.MatchString(c.Publication) {
-		bad("PUBLICATION", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.Publication)
+	if !slotName.MatchString(c.Publication) || len(c.Publication) > 57 {
+		bad("PUBLICATION", "must be 1-57 characters of a-z, 0-9 and _ (the media publication adds _media), got %q", c.Publication)
+	}
+	if c.CatchUpInterval < 100*time.Millisecond || c.CatchUpInterval > time.Hour {
+		bad("CATCHUP_INTERVAL", "must be between 100ms and 1h, got %s", c.CatchUpInterval)
+	}
+	if c.ChangeRetention < time.Minute || c.ChangeRetention > 90*24*time.Hour {
+		bad("CHANGE_RETENTION", "must be between 1m and 2160h (90 days), got %s", c.ChangeRetention)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		bad("BATCH_SIZE", "must be between 1 and 10000, got %d", c.BatchSize)

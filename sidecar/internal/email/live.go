@@ -261,12 +261,6 @@ func onlyBookkeeping(ev *change.Event) bool {
 // Handle validates a change of email_settings or email_templates and records the
 // verdict in tx. Other tables are ignored.
 func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	if ev.Schema != "" && ev.Schema != "public" {
-		return nil
-	}
-	if ev.Table != "email_settings" && ev.Table != "email_templates" {
-		return nil
-	}
 	if ev.Op == change.Delete {
 		l.log.Warn("ignoring deletion of email configuration row; the last good version stays", "table", ev.Table, "row", ev.Old.Str("name"))
 		return nil
@@ -312,6 +306,19 @@ func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	}
 	return nil
 }
+
+// Watches names the change records of the email configuration.
+func (l *Live) Watches() change.Watch {
+	return change.Watch{Records: []string{"email_settings", "email_templates"}}
+}
+
+// Flush has nothing to write: Handle records each verdict as it decides it.
+func (l *Live) Flush(context.Context, pgx.Tx) error { return nil }
+
+// Discard keeps what was validated: a replay after a rollback handles the same
+// records again and validates them anew, and a record that failed validated
+// nothing.
+func (l *Live) Discard() {}
 
 // Committed publishes what the committed transaction validated.
 func (l *Live) Committed(ctx context.Context) {

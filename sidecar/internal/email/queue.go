@@ -108,7 +108,7 @@ func Transition(from, to string) string {
 // Handle decides the emails of a talent_profiles status change, with their
 // variables, and buffers them for Flush. It does not touch the database.
 func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	if ev.Table != "talent_profiles" || (ev.Schema != "" && ev.Schema != "public") || ev.Op != change.Update || ev.Old == nil || ev.New == nil {
+	if ev.Op != change.Update || ev.Old == nil || ev.New == nil {
 		return nil
 	}
 	from, to := ev.Old.Str("status"), ev.New.Str("status")
@@ -147,6 +147,11 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 		}
 	}
 	return nil
+}
+
+// Watches names the change records of talent_profiles.
+func (q *Queuer) Watches() change.Watch {
+	return change.Watch{Records: []string{"talent_profiles"}}
 }
 
 // candidate decides one email, except for flood control, which Flush decides.

@@ -51,7 +51,7 @@ func NewHandler(log *slog.Logger, reg prometheus.Registerer) (*Handler, error) {
 // trigger does, so a legacy value is reported by the event that wrote it and by
 // `sidecar media scan`, not by every later unrelated edit.
 func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	if ev.Schema != "public" || !Covered(ev.Table) || ev.New == nil || ev.Op == change.Delete {
+	if !Covered(ev.Table) || ev.New == nil || ev.Op == change.Delete {
 		return nil
 	}
 	g, err := h.guard(ctx, tx)
@@ -90,6 +90,27 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	}
 	return nil
 }
+
+// Watches names the streamed rows of the guarded tables: only the replication
+// input carries a row as the database wrote it.
+func (h *Handler) Watches() change.Watch {
+	var w change.Watch
+	for _, t := range change.Catalogue {
+		if t.Guarded {
+			w.Rows = append(w.Rows, t.Name)
+		}
+	}
+	return w
+}
+
+// Flush has nothing to write: violations are recorded as Handle finds them.
+func (h *Handler) Flush(context.Context, pgx.Tx) error { return nil }
+
+// Discard has nothing to forget.
+func (h *Handler) Discard() {}
+
+// Committed has nothing to do.
+func (h *Handler) Committed(context.Context) {}
 
 // guard returns the Guard for the Storage base URL configured in the database.
 func (h *Handler) guard(ctx context.Context, tx pgx.Tx) (*Guard, error) {

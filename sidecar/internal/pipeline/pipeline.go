@@ -1,15 +1,24 @@
-// Package pipeline applies row-change events from both inputs through the registered
-// handlers in batched transactions. It is the one place that decides when an effect
-// is durable: replication positions and webhook answers are released only after the
+// Package pipeline applies the sidecar's events through its handlers in batched
+// transactions. It is the one place that decides when an effect is durable:
+// replication positions and waiting submitters are released only after the
 // transaction holding the effect commits.
 //
-// Events are spread over workers by partition (a talent's id): each worker applies
-// its events in the order they were submitted, in its own transactions on its own
-// connection, so batches of different talents commit in parallel while one talent's
-// changes stay in commit order. An event without a partition (the email
-// configuration) is a barrier: it is applied after everything submitted before it has
-// committed and before anything submitted after it starts. A replication mark is
-// reported committed once every worker has committed everything submitted before it.
+// Notices of change records (from replication, webhooks or the catch-up) are not
+// trusted for their content: each batch's transaction first claims the records
+// still pending for the notices' keys (sidecar.changes, processed_at set in the same
+// transaction), in id order, and the handlers act on what the database holds. A
+// record another transaction or sidecar has claimed is not seen again; one a notice
+// did not mention, but older and of the same key, is claimed with it, so a key's
+// records take effect in order whatever the inputs delivered.
+//
+// Events are spread over workers by partition (a record's key, a streamed row's
+// table and id): each worker applies its events in the order they were submitted, in
+// its own transactions on its own connection, so batches of different talents commit
+// in parallel while one talent's changes stay in order. An event without a partition
+// (the email configuration) is a barrier: it is applied after everything submitted
+// before it has committed and before anything submitted after it starts. A
+// replication mark is reported committed once every worker has committed everything
+// submitted before it.
 package pipeline
 
 import (
@@ -19,6 +28,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -27,15 +37,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
 )
 
-// Batcher is implemented by a handler that buffers rows during Handle and writes
-// them with one statement per batch (the audit log does: thousands of single-row
-// inserts would cost a round trip each). Flush writes what Handle buffered since the
-// last Flush or Discard; Discard forgets it after a rollback.
-type Batcher interface {
+// Handler turns events into effects written in the batch's transaction. The
+// pipeline calls Handle for each event its Watches matches, in order; Flush once
+// before the commit (a handler may buffer rows in Handle and write them with one
+// statement); Discard after a rollback; Committed after the commit. Handle must be
+// deterministic in the event, and its writes idempotent on keys derived from ev.Key.
+// An error rolls back this event's writes (to a savepoint) and dead-letters it.
+// A handler serves one worker: the pipeline asks for a set per worker.
+type Handler interface {
+	Watches() change.Watch
+	Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	Flush(ctx context.Context, tx pgx.Tx) error
 	Discard()
+	Committed(ctx context.Context)
 }
 
 // Outcome is what became of a submitted event.
@@ -89,11 +106,7 @@ type Pipeline struct {
 	workers []*worker
 
 	markMu   sync.Mutex
-	reported uint64
-
-	// OnCommitted receives the highest replication mark whose effects, and those of
-	// everything submitted before it, are committed. Set before Start.
-	OnCommitted func(lsn uint64)
+	reported uint64 // highest mark every worker has committed
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the dispatcher and every worker have returned
@@ -112,14 +125,14 @@ type worker struct {
 	p        *Pipeline
 	id       int
 	queue    chan item
-	handlers []change.Handler
+	handlers []Handler
 	mark     uint64 // highest mark this worker has committed; guarded by p.markMu
 }
 
 // New builds a pipeline. handlers is called once per worker for that worker's
 // handlers, which are called in order for every event; route partitions events
 // (nil: one partition, no barriers, one worker).
-func New(cfg Config, pool *pgxpool.Pool, handlers func() []change.Handler, route Route, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
+func New(cfg Config, pool *pgxpool.Pool, handlers func() []Handler, route Route, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
@@ -205,10 +218,20 @@ func (p *Pipeline) Mark(ctx context.Context, lsn uint64) error {
 	return p.enqueue(ctx, item{mark: lsn})
 }
 
-// Apply queues ev and waits until its transaction has committed (the webhook input).
-func (p *Pipeline) Apply(ctx context.Context, ev *change.Event) Result {
+// Send queues ev and returns the channel on which its Result arrives once the
+// transaction applying it has committed (the catch-up waits on many at once).
+func (p *Pipeline) Send(ctx context.Context, ev *change.Event) (<-chan Result, error) {
 	done := make(chan Result, 1)
 	if err := p.enqueue(ctx, item{ev: ev, done: done}); err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+// Apply queues ev and waits until its transaction has committed.
+func (p *Pipeline) Apply(ctx context.Context, ev *change.Event) Result {
+	done, err := p.Send(ctx, ev)
+	if err != nil {
 		return Result{Err: err}
 	}
 	select {
@@ -419,9 +442,9 @@ func (w *worker) applyWithRetry(ctx context.Context, batch []item) bool {
 	backoff := 50 * time.Millisecond
 	for {
 		start := time.Now()
-		results, err := w.apply(ctx, batch)
+		done, err := w.apply(ctx, batch)
 		if err == nil {
-			w.committed(ctx, batch, results, time.Since(start))
+			w.committed(ctx, batch, done, time.Since(start))
 			return true
 		}
 		if ctx.Err() != nil {
@@ -438,40 +461,35 @@ func (w *worker) applyWithRetry(ctx context.Context, batch []item) bool {
 	}
 }
 
-func (w *worker) committed(ctx context.Context, batch []item, results []Result, took time.Duration) {
+func (w *worker) committed(ctx context.Context, batch []item, applied []applied, took time.Duration) {
 	p := w.p
 	var mark uint64
-	n := 0
-	for i, it := range batch {
+	for _, it := range batch {
 		if it.mark > mark {
 			mark = it.mark
 		}
-		if it.ev == nil {
-			if it.synced != nil {
-				it.synced <- struct{}{}
-			}
-			continue
+		if it.ev == nil && it.synced != nil {
+			it.synced <- struct{}{}
 		}
-		n++
-		r := results[i]
-		p.events.WithLabelValues(string(it.ev.Source), it.ev.Table, string(r.Outcome)).Inc()
-		if r.Outcome == DeadLettered {
+	}
+	for _, a := range applied {
+		p.events.WithLabelValues(string(a.ev.Source), a.ev.Table, string(a.outcome)).Inc()
+		if a.outcome == DeadLettered {
 			p.deadLetters.Inc()
 		}
 	}
-	if n > 0 {
-		p.batchSize.Observe(float64(n))
+	if len(applied) > 0 {
+		p.batchSize.Observe(float64(len(applied)))
 		p.batchTime.Observe(took.Seconds())
 		for _, h := range w.handlers {
-			if c, ok := h.(change.Committer); ok {
-				c.Committed(ctx)
-			}
+			h.Committed(ctx)
 		}
 	}
-	// A barrier event is answered (through done) only now, after Committed ran.
-	for i, it := range batch {
+	// Waiting submitters (a barrier, the catch-up, a test) are answered only now,
+	// after Committed ran.
+	for _, it := range batch {
 		if it.ev != nil && it.done != nil {
-			it.done <- results[i]
+			it.done <- Result{Outcome: Applied}
 		}
 	}
 	if mark > 0 {
@@ -479,8 +497,7 @@ func (w *worker) committed(ctx context.Context, batch []item, results []Result, 
 	}
 }
 
-// advance records that w committed everything up to mark and reports the highest
-// mark every worker has reached.
+// advance records that w committed everything up to mark.
 func (p *Pipeline) advance(w *worker, mark uint64) {
 	p.markMu.Lock()
 	defer p.markMu.Unlock()
@@ -491,27 +508,110 @@ func (p *Pipeline) advance(w *worker, mark uint64) {
 	for _, o := range p.workers {
 		low = min(low, o.mark)
 	}
-	if low > p.reported {
-		p.reported = low
-		if p.OnCommitted != nil {
-			p.OnCommitted(low)
-		}
-	}
+	p.reported = max(p.reported, low)
 }
 
-// apply runs the batch in one transaction. It first tries the whole batch without
-// savepoints (the common case, and the fast one); if any event fails it rolls back
-// and replays the batch with a savepoint around each event, so only the failing
-// events are rolled back and dead-lettered. Handlers are idempotent, so replaying is safe.
-func (w *worker) apply(ctx context.Context, batch []item) ([]Result, error) {
+// Committed returns the highest replication mark whose effects, and those of
+// everything submitted before it, are committed.
+func (p *Pipeline) Committed() uint64 {
+	p.markMu.Lock()
+	defer p.markMu.Unlock()
+	return p.reported
+}
+
+// applied is what became of one event of a committed batch.
+type applied struct {
+	ev      *change.Event
+	outcome Outcome
+}
+
+// claimSQL claims the pending change records of some keys, up to the highest id a
+// notice named, in the batch's transaction: they are marked processed when, and
+// only if, the effects written beside them commit. The rows are locked in id order,
+// so two sidecars claiming overlapping keys wait for each other instead of
+// deadlocking, and a record another transaction is applying is waited for and then,
+// found processed, skipped: a key's records take effect one at a time, in order.
+const claimSQL = `
+with c as (
+  select id from sidecar.changes
+   where processed_at is null and row_key = any($1::text[]) and id <= $2
+   order by id
+     for update)
+update sidecar.changes s set processed_at = now()
+  from c
+ where s.id = c.id
+returning s.id, s.row_key, s.table_name, s.op, coalesce(s.actor_id::text, ''), s.actor_role,
+          coalesce(s.reason, ''), s.old_row, s.new_row, s.created_at`
+
+// claim returns the batch's events: the change records its notices claim, in id
+// order, then its streamed rows in the order they came.
+func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.Event, error) {
+	var keys []string
+	source := map[string]change.Source{}
+	var maxID int64
+	var rows []*change.Event
+	for _, it := range batch {
+		switch ev := it.ev; {
+		case ev == nil:
+		case ev.Notice:
+			if _, ok := source[ev.RowKey]; !ok {
+				keys = append(keys, ev.RowKey)
+				source[ev.RowKey] = ev.Source
+			}
+			maxID = max(maxID, ev.ID)
+		default:
+			rows = append(rows, ev)
+		}
+	}
+	if len(keys) == 0 {
+		return rows, nil
+	}
+	q, err := tx.Query(ctx, claimSQL, keys, maxID)
+	if err != nil {
+		return nil, fmt.Errorf("claiming change records: %w", err)
+	}
+	var claimed []*change.Event
+	var id int64
+	var key, table, op, actor, role, reason string
+	var oldRow, newRow []byte
+	var at time.Time
+	_, err = pgx.ForEachRow(q, []any{&id, &key, &table, &op, &actor, &role, &reason, &oldRow, &newRow, &at}, func() error {
+		ev := &change.Event{Source: source[key], Schema: "public", Table: table, Op: change.Op(op),
+			ID: id, RowKey: key, ActorID: actor, ActorRole: role, Reason: reason, At: at, Key: change.RecordKey(id)}
+		var err error
+		if oldRow != nil {
+			if ev.Old, err = rowjson.Decode(oldRow); err != nil {
+				return fmt.Errorf("change record %d: old_row: %w", id, err)
+			}
+		}
+		if newRow != nil {
+			if ev.New, err = rowjson.Decode(newRow); err != nil {
+				return fmt.Errorf("change record %d: new_row: %w", id, err)
+			}
+		}
+		claimed = append(claimed, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claiming change records: %w", err)
+	}
+	sort.Slice(claimed, func(i, j int) bool { return claimed[i].ID < claimed[j].ID })
+	return append(claimed, rows...), nil
+}
+
+// apply runs the batch in one transaction: it claims the batch's records, then
+// first tries every event without savepoints (the common case, and the fast one);
+// if any event fails it rolls back and replays the batch with a savepoint around
+// each event, so only the failing events are rolled back and dead-lettered.
+// Handlers are idempotent, so replaying is safe.
+func (w *worker) apply(ctx context.Context, batch []item) ([]applied, error) {
 	p := w.p
-	results := make([]Result, len(batch))
 	hasEvents := false
 	for _, it := range batch {
 		hasEvents = hasEvents || it.ev != nil
 	}
 	if !hasEvents {
-		return results, nil
+		return nil, nil
 	}
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
@@ -519,17 +619,17 @@ func (w *worker) apply(ctx context.Context, batch []item) ([]Result, error) {
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 
+	evs, err := w.claim(ctx, tx, batch)
+	if err != nil {
+		return nil, err
+	}
 	failed := false
-	for i, it := range batch {
-		if it.ev == nil {
-			continue
-		}
-		if err := w.handle(ctx, tx, it.ev); err != nil {
-			p.log.Debug("event failed in fast path; replaying batch with savepoints", "key", it.ev.Key, "err", err)
+	for _, ev := range evs {
+		if err := w.handle(ctx, tx, ev); err != nil {
+			p.log.Debug("event failed in fast path; replaying batch with savepoints", "key", ev.Key, "err", err)
 			failed = true
 			break
 		}
-		results[i] = Result{Outcome: Applied}
 	}
 	if !failed {
 		if err := w.flush(ctx, tx); err != nil {
@@ -541,7 +641,11 @@ func (w *worker) apply(ctx context.Context, batch []item) ([]Result, error) {
 		if err := tx.Commit(ctx); err != nil {
 			return nil, fmt.Errorf("committing batch: %w", err)
 		}
-		return results, nil
+		out := make([]applied, len(evs))
+		for i, ev := range evs {
+			out[i] = applied{ev, Applied}
+		}
+		return out, nil
 	}
 	w.discard()
 	if err := tx.Rollback(ctx); err != nil {
@@ -550,18 +654,19 @@ func (w *worker) apply(ctx context.Context, batch []item) ([]Result, error) {
 	return w.applySafely(ctx, batch)
 }
 
-func (w *worker) applySafely(ctx context.Context, batch []item) ([]Result, error) {
+func (w *worker) applySafely(ctx context.Context, batch []item) ([]applied, error) {
 	p := w.p
-	results := make([]Result, len(batch))
 	tx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("beginning batch: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	for i, it := range batch {
-		if it.ev == nil {
-			continue
-		}
+	evs, err := w.claim(ctx, tx, batch)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]applied, 0, len(evs))
+	for _, ev := range evs {
 		var evErr error
 		// Two tries: a statement that lost a race with a concurrent change (say the
 		// talent was deleted under it) sees the new state on its second snapshot.
@@ -569,7 +674,7 @@ func (w *worker) applySafely(ctx context.Context, batch []item) ([]Result, error
 			if _, err := tx.Exec(ctx, "savepoint event"); err != nil {
 				return nil, fmt.Errorf("creating savepoint: %w", err)
 			}
-			evErr = w.handle(ctx, tx, it.ev)
+			evErr = w.handle(ctx, tx, ev)
 			if evErr == nil {
 				evErr = w.flush(ctx, tx)
 			}
@@ -588,27 +693,30 @@ func (w *worker) applySafely(ctx context.Context, batch []item) ([]Result, error
 			}
 		}
 		if evErr == nil {
-			results[i] = Result{Outcome: Applied}
+			out = append(out, applied{ev, Applied})
 			continue
 		}
-		if err := p.deadLetter(ctx, tx, it.ev, evErr); err != nil {
+		if err := p.deadLetter(ctx, tx, ev, evErr); err != nil {
 			return nil, err
 		}
-		results[i] = Result{Outcome: DeadLettered, Reason: evErr.Error()}
+		out = append(out, applied{ev, DeadLettered})
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("committing batch: %w", err)
 	}
-	return results, nil
+	return out, nil
 }
 
-var errNoKey = errors.New("the row change has no idempotency key (see the payload)")
+var errNoKey = errors.New("the event has no idempotency key")
 
 func (w *worker) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if ev.Key == "" {
 		return errNoKey
 	}
 	for _, h := range w.handlers {
+		if !h.Watches().Matches(ev) {
+			continue
+		}
 		if err := h.Handle(ctx, tx, ev); err != nil {
 			return fmt.Errorf("%T: %w", h, err)
 		}
@@ -618,10 +726,8 @@ func (w *worker) handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 
 func (w *worker) flush(ctx context.Context, tx pgx.Tx) error {
 	for _, h := range w.handlers {
-		if b, ok := h.(Batcher); ok {
-			if err := b.Flush(ctx, tx); err != nil {
-				return fmt.Errorf("%T: %w", h, err)
-			}
+		if err := h.Flush(ctx, tx); err != nil {
+			return fmt.Errorf("%T: %w", h, err)
 		}
 	}
 	return nil
@@ -629,23 +735,18 @@ func (w *worker) flush(ctx context.Context, tx pgx.Tx) error {
 
 func (w *worker) discard() {
 	for _, h := range w.handlers {
-		if b, ok := h.(Batcher); ok {
-			b.Discard()
-		}
+		h.Discard()
 	}
 }
 
 func (p *Pipeline) deadLetter(ctx context.Context, tx pgx.Tx, ev *change.Event, cause error) error {
 	key := ev.Key
 	if key == "" {
-		key = fmt.Sprintf("%s:%s:%s:lsn:%d:%p", ev.Table, ev.Op, ev.Source, ev.CommitLSN, ev)
-		if ev.CommitLSN == 0 {
-			key = fmt.Sprintf("%s:%s:%s:%d", ev.Table, ev.Op, ev.Source, time.Now().UnixNano())
-		}
+		key = fmt.Sprintf("%s:%s:%s:%d", ev.Table, ev.Op, ev.Source, time.Now().UnixNano())
 	}
 	payload, err := json.Marshal(map[string]any{
 		"schema": ev.Schema, "table": ev.Table, "type": ev.Op, "record": ev.New, "old_record": ev.Old,
-		"commit_time": ev.CommitTime,
+		"change_id": ev.ID, "actor_id": ev.ActorID, "actor_role": ev.ActorRole, "at": ev.At,
 	})
 	if err != nil {
 		payload = []byte(`null`)

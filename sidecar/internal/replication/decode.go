@@ -151,6 +151,32 @@ func (d *decoder) event(m rowMessage) (*change.Event, error) {
 	return ev, nil
 }
 
+// notice decodes an insert into the change record table into a notice: its id and
+// key, the only columns the pipeline reads from the stream (it claims the record
+// itself from the database).
+func (d *decoder) notice(rel *pglogrepl.RelationMessage, m rowMessage) (*change.Event, error) {
+	ev := &change.Event{Schema: rel.Namespace, Table: rel.RelationName, Op: m.op, Notice: true}
+	for i, c := range rel.Columns {
+		if i >= len(m.new) || m.new[i].kind != 't' {
+			continue
+		}
+		switch c.Name {
+		case "id":
+			id, err := strconv.ParseInt(string(m.new[i].data), 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("decoding change record id %q: %w", m.new[i].data, err)
+			}
+			ev.ID = id
+		case "row_key":
+			ev.RowKey = string(m.new[i].data)
+		}
+	}
+	if ev.ID <= 0 || ev.RowKey == "" {
+		return nil, fmt.Errorf("decoding change record: insert into %s.%s without id or row_key", rel.Namespace, rel.RelationName)
+	}
+	return ev, nil
+}
+
 // row decodes one tuple. Unchanged TOASTed values ('u') are taken from fallback (the
 // old row, complete under REPLICA IDENTITY FULL) so the new row is always whole. A
 // value whose text equals the old tuple's (old, decoded as fallback) is not decoded

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,20 +21,25 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
-// Sink receives the stream in commit order. Submit hands over one row change; Mark
-// says the transaction ending at lsn is complete. The sink reports back through
-// Stream.Committed once everything up to a mark is committed.
+// Sink receives the stream in commit order. Submit hands over one event; Mark says
+// the transaction ending at lsn is complete; Committed returns the highest mark
+// whose effects, and those of everything before it, are committed.
 type Sink interface {
 	Submit(ctx context.Context, ev *change.Event) error
 	Mark(ctx context.Context, lsn uint64) error
+	Committed() uint64
 }
 
 // Config is what a Stream needs to know.
 type Config struct {
 	URL          string // a normal connection URL; replication=database is added
 	Slot         string
-	Publication  string
+	Publication  string // the change records' publication; Publication+"_media" streams the guarded tables
 	StandbyEvery time.Duration
+	// SlotLost is called when the slot was found missing or invalidated and made
+	// anew: the records of the gap are pending in the database, and the catch-up
+	// should read them now.
+	SlotLost func()
 }
 
 // Stream consumes the slot. Run it (under the leadership lock) until its context ends.
@@ -43,13 +49,13 @@ type Stream struct {
 	sink Sink
 	log  *slog.Logger
 
-	committed atomic.Uint64 // highest end LSN whose effects (and all before) are committed
 	serverEnd atomic.Uint64
 	streaming atomic.Bool
 
 	confirmedGauge prometheus.Gauge
 	lagGauge       prometheus.Gauge
 	reconnects     prometheus.Counter
+	slotsLost      prometheus.Counter
 }
 
 // New builds a stream. pool serves setup queries (publication, slot).
@@ -62,22 +68,13 @@ func New(cfg Config, pool *pgxpool.Pool, sink Sink, log *slog.Logger, reg promet
 		confirmedGauge: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sidecar_replication_confirmed_lsn", Help: "LSN confirmed (flushed) to the server."}),
 		lagGauge:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "sidecar_replication_lag_bytes", Help: "Bytes of WAL between the server's end and the confirmed LSN."}),
 		reconnects:     prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_replication_reconnects_total", Help: "Replication connections lost and retried."}),
+		slotsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_replication_slot_lost_total",
+			Help: "Times the replication slot was found missing or invalidated and was created anew."}),
 	}
 	if reg != nil {
-		reg.MustRegister(s.confirmedGauge, s.lagGauge, s.reconnects)
+		reg.MustRegister(s.confirmedGauge, s.lagGauge, s.reconnects, s.slotsLost)
 	}
 	return s
-}
-
-// Committed is called by the pipeline with the end LSN of the latest mark whose
-// effects, and those of everything before it, are committed.
-func (s *Stream) Committed(lsn uint64) {
-	for {
-		cur := s.committed.Load()
-		if lsn <= cur || s.committed.CompareAndSwap(cur, lsn) {
-			return
-		}
-	}
 }
 
 // Streaming reports whether the stream is established right now.
@@ -118,7 +115,7 @@ type position struct {
 }
 
 func (s *Stream) confirmable(p *position) uint64 {
-	c := s.committed.Load()
+	c := s.sink.Committed()
 	if c >= p.submitted && p.idleSafe > c {
 		return p.idleSafe
 	}
@@ -129,11 +126,19 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	if err := EnsurePublication(ctx, s.pool, s.cfg.Publication); err != nil {
 		return err
 	}
-	start, err := EnsureSlot(ctx, s.pool, s.cfg.Slot)
+	start, lost, err := EnsureSlot(ctx, s.pool, s.cfg.Slot)
 	if err != nil {
 		return err
 	}
-	s.Committed(start)
+	if lost != "" {
+		s.slotsLost.Inc()
+		s.log.Error("replication slot was lost and has been created anew; changes in the gap are caught up from sidecar.changes, "+
+			"but media guard checks of rows written in the gap are not (run `sidecar media scan`)",
+			"slot", s.cfg.Slot, "why", lost)
+		if s.cfg.SlotLost != nil {
+			s.cfg.SlotLost()
+		}
+	}
 
 	pcfg, err := pgconn.ParseConfig(s.cfg.URL)
 	if err != nil {
@@ -152,7 +157,7 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	defer conn.Close(context.Background())
 
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", s.cfg.Publication)},
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", strings.Join(Publications(s.cfg.Publication), ","))},
 	})
 	if err != nil {
 		return fmt.Errorf("starting replication on slot %s: %w", s.cfg.Slot, err)
@@ -315,20 +320,29 @@ func (s *Stream) handle(ctx context.Context, dec *decoder, txn *txnState, p *pos
 }
 
 func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowMessage) error {
-	ev, err := dec.event(m)
+	rel, err := dec.relation(m.relation)
 	if err != nil {
 		return err
 	}
-	ev.Source, ev.CommitLSN, ev.CommitTime = change.SourceReplication, txn.commitLSN, txn.commitTime
-	if ev.Op == change.Update && ev.Old == nil {
-		s.log.Warn("update without old row; is REPLICA IDENTITY FULL set?", "table", ev.Table)
+	var ev *change.Event
+	if rel.Namespace == change.Records.Schema && rel.RelationName == change.Records.Name {
+		if m.op != change.Insert {
+			return nil // the publication sends inserts only; a notice is an insert
+		}
+		if ev, err = dec.notice(rel, m); err != nil {
+			return err
+		}
+	} else {
+		if ev, err = dec.event(m); err != nil {
+			return err
+		}
+		row := ev.New
+		if row == nil {
+			row = ev.Old
+		}
+		ev.Key = change.StreamKey(ev.Table, row.Str("id"), txn.commitLSN)
 	}
-	ev.Key, err = change.KeyFor(ev.Table, ev.Op, ev.New, ev.Old)
-	if err != nil {
-		// The pipeline dead-letters keyless events with this reason.
-		s.log.Warn("row change has no idempotency key", "table", ev.Table, "err", err)
-		ev.Key = ""
-	}
+	ev.Source, ev.CommitLSN, ev.At = change.SourceReplication, txn.commitLSN, txn.commitTime
 	txn.events++
 	if err := s.sink.Submit(ctx, ev); err != nil {
 		return fmt.Errorf("submitting change: %w", err)

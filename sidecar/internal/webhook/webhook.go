@@ -1,13 +1,17 @@
 // Package webhook is the Supabase database-webhook input: POST /webhooks/supabase.
-// Supabase sends each row change at most once and does not sign it, so the receiver
-// authenticates a shared bearer secret, refuses anything malformed with a precise
-// message, and answers 200 only after the event's effects are committed; a repeated
-// delivery finds its idempotency key taken and changes nothing.
+//
+// A delivery is a notice, never the truth: Supabase sends each row change at most
+// once, unsigned, so its payload is checked for shape and otherwise ignored. An
+// authenticated, well-formed delivery makes the sidecar catch up now on the change
+// records pending in the database (sidecar.changes), which hold what must happen; a
+// forged, replayed, reordered or stale one can at most make that catch-up come
+// sooner. The answer is 200 once a catch-up that started after the delivery arrived
+// has committed (so everything the delivery announced is done), or 202 when that
+// takes longer than the handler waits.
 package webhook
 
 import (
 	"bytes"
-	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
@@ -19,7 +23,6 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
-	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
 )
 
@@ -27,36 +30,32 @@ import (
 // constraints well below this.
 const MaxBody = 1 << 20
 
-// Applier applies one event and waits for its commit (the pipeline).
-type Applier interface {
-	Apply(ctx context.Context, ev *change.Event) pipeline.Result
+// CatchUp is what a notice sets off: a pass over the pending change records. The
+// returned channel is closed once a pass that started after the call has
+// committed.
+type CatchUp interface {
+	Now() <-chan struct{}
 }
 
 // Handler serves POST /webhooks/supabase.
 type Handler struct {
 	secrets [][]byte // each "Bearer <secret>"; several during a rotation
-	tables  map[string]bool
-	applier Applier
-	timeout time.Duration
+	catchUp CatchUp
+	wait    time.Duration
 	log     *slog.Logger
 }
 
 // New builds the handler. secret is one secret or a comma-separated list (every
-// entry is accepted, so a rotation can overlap old and new). tables are the public
-// tables whose events are accepted.
-func New(secret string, tables []string, applier Applier, log *slog.Logger) *Handler {
+// entry is accepted, so a rotation can overlap old and new). wait bounds how long a
+// delivery waits for its catch-up before it is answered 202.
+func New(secret string, catchUp CatchUp, wait time.Duration, log *slog.Logger) *Handler {
 	var secrets [][]byte
 	for _, s := range strings.Split(secret, ",") {
 		if s = strings.TrimSpace(s); s != "" {
 			secrets = append(secrets, []byte("Bearer "+s))
 		}
 	}
-	t := map[string]bool{}
-	for _, name := range tables {
-		t[strings.TrimPrefix(name, "public.")] = true
-	}
-	return &Handler{secrets: secrets, tables: t, applier: applier, timeout: 30 * time.Second,
-		log: log.With("component", "webhook")}
+	return &Handler{secrets: secrets, catchUp: catchUp, wait: wait, log: log.With("component", "webhook")}
 }
 
 // Mount registers the route.
@@ -94,111 +93,80 @@ func (h *Handler) serve(c *fiber.Ctx) error {
 		return httpapi.NewError(fiber.StatusRequestEntityTooLarge, "payload_too_large",
 			"body is %d bytes; the limit is %d", len(body), MaxBody)
 	}
-	ev, err := h.parse(body)
-	if err != nil {
+	if err := parse(body); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), h.timeout)
-	defer cancel()
-	res := h.applier.Apply(ctx, ev)
-	if res.Err != nil {
-		return &httpapi.Error{Status: fiber.StatusServiceUnavailable, Code: "unavailable",
-			Message: "the event could not be committed; retry", Cause: res.Err}
+	done := h.catchUp.Now()
+	t := time.NewTimer(h.wait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return c.JSON(fiber.Map{"status": "caught_up"})
+	case <-t.C:
+	case <-c.UserContext().Done():
 	}
-	out := fiber.Map{"status": string(res.Outcome), "key": ev.Key}
-	if res.Outcome == pipeline.DeadLettered {
-		out["reason"] = res.Reason
-	}
-	return c.JSON(out)
+	return c.Status(fiber.StatusAccepted).JSON(fiber.Map{"status": "catching_up"})
 }
 
-// parse validates the payload and builds the event. Shape errors are 400; a
-// well-formed event this sidecar does not consume (table, type) is 422.
-func (h *Handler) parse(body []byte) (*change.Event, error) {
+// parse checks that the payload has the shape of a Supabase database webhook for a
+// table the sidecar watches. Shape errors are 400; a well-formed delivery for a
+// table or type this sidecar does not watch is 422. Nothing in it is used beyond
+// that: the change records in the database say what happened.
+func parse(body []byte) error {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, bad("body is empty; expected a JSON object {type, table, schema, record, old_record}")
+		return bad("body is empty; expected a JSON object {type, table, schema, record, old_record}")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var p payload
 	if err := dec.Decode(&p); err != nil {
-		return nil, bad("body is not a JSON object of the webhook shape: %v", err)
+		return bad("body is not a JSON object of the webhook shape: %v", err)
 	}
 	if dec.More() {
-		return nil, bad("body has data after the JSON object")
+		return bad("body has data after the JSON object")
 	}
 	if p.Type == nil || *p.Type == "" {
-		return nil, bad("type is required (INSERT, UPDATE or DELETE)")
+		return bad("type is required (INSERT, UPDATE or DELETE)")
 	}
 	if p.Table == nil || *p.Table == "" {
-		return nil, bad("table is required")
+		return bad("table is required")
 	}
 	if p.Schema == nil || *p.Schema == "" {
-		return nil, bad("schema is required")
+		return bad("schema is required")
 	}
 	op := change.Op(*p.Type)
 	switch op {
 	case change.Insert, change.Update, change.Delete:
 	default:
-		return nil, httpapi.NewError(fiber.StatusUnprocessableEntity, "unsupported_type",
+		return httpapi.NewError(fiber.StatusUnprocessableEntity, "unsupported_type",
 			"type %q is not handled; expected INSERT, UPDATE or DELETE", *p.Type)
 	}
-	if *p.Schema != "public" || !h.tables[*p.Table] {
-		return nil, httpapi.NewError(fiber.StatusUnprocessableEntity, "unsupported_table",
-			"table %s.%s is not consumed by this sidecar", *p.Schema, *p.Table)
+	if _, ok := change.Lookup(*p.Schema, *p.Table); !ok {
+		return httpapi.NewError(fiber.StatusUnprocessableEntity, "unsupported_table",
+			"table %s.%s is not watched by this sidecar", *p.Schema, *p.Table)
 	}
 	rec, err := object("record", p.Record)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	old, err := object("old_record", p.OldRecord)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	switch op {
 	case change.Insert:
 		if rec == nil {
-			return nil, bad("record is required for INSERT")
+			return bad("record is required for INSERT")
 		}
 	case change.Update:
 		if rec == nil || old == nil {
-			return nil, bad("record and old_record are required for UPDATE")
+			return bad("record and old_record are required for UPDATE")
 		}
 	case change.Delete:
 		if old == nil {
-			return nil, bad("old_record is required for DELETE")
+			return bad("old_record is required for DELETE")
 		}
 	}
-	ev := &change.Event{Source: change.SourceWebhook, Schema: *p.Schema, Table: *p.Table, Op: op, New: rec, Old: old}
-	if op == change.Delete {
-		ev.New = nil
-	}
-	if op == change.Insert {
-		ev.Old = nil
-	}
-	if ev.Table == "talent_profiles" {
-		row := ev.New
-		if op == change.Delete {
-			row = ev.Old
-		}
-		if row.Str("id") == "" {
-			return nil, bad("%s.id is required for talent_profiles", recordName(op))
-		}
-		if _, ok := row.Int("version"); op != change.Delete && !ok {
-			return nil, bad("record.version must be an integer for talent_profiles (it identifies the change)")
-		}
-	}
-	ev.Key, err = change.KeyFor(ev.Table, op, ev.New, ev.Old)
-	if err != nil {
-		return nil, bad("%v", err)
-	}
-	return ev, nil
-}
-
-func recordName(op change.Op) string {
-	if op == change.Delete {
-		return "old_record"
-	}
-	return "record"
+	return nil
 }
 
 // object decodes a record field: absent or null is nil, an object is a normalised

@@ -1,0 +1,176 @@
+-- The durable change record: what the sidecar must act on, written by trigger in the
+-- transaction that makes the change. Replication and webhooks only tell the sidecar
+-- sooner that there is something new here; a stopped sidecar, a lost webhook or a
+-- dropped slot delays effects and loses none, because the sidecar also reads the
+-- records still pending on start and at a steady interval.
+--
+-- One record per change the sidecar acts on:
+-- - talent_profiles: a status transition, an edit of admin_notes or rejection_reason
+--   (by anyone: the state machine decides who may), and a delete;
+-- - email_settings / email_templates: any change other than the sidecar's own
+--   bookkeeping (applied_at, apply_error).
+--
+-- Records are claimed by the transaction that writes their effects (it sets
+-- processed_at), so an effect and the record of its having happened commit
+-- together: exactly once, whichever input said so, however many sidecars run.
+-- Processed records are pruned by the sidecar after CHANGE_RETENTION.
+--
+-- Nothing here is reachable through PostgREST: the schema is not exposed, the API
+-- roles have no privilege on it, and the trigger functions are security definer
+-- with an empty search_path, so a client can neither read, write nor forge a record.
+-- This replaces sidecar.talent_deletions, whose only purpose (who deleted a talent)
+-- the record's actor now serves for every change.
+
+create table sidecar.changes (
+  id bigint generated always as identity primary key,
+  -- The sidecar applies the records of one key in id order, one at a time:
+  -- 'talent:<id>' for a talent, 'email_config' for the email configuration.
+  row_key text not null,
+  table_name text not null,
+  op text not null,
+  -- Who made the change, as the request's JWT and admin_users say at that moment.
+  actor_id uuid,
+  actor_role text not null,
+  -- Why, when the changing transaction said (admin_bulk_update sets it).
+  reason text,
+  old_row jsonb,
+  new_row jsonb,
+  created_at timestamptz not null default now(),
+  -- Where the WAL stood when the record was written; its commit comes after. A
+  -- record at or past an active slot's confirmed position will reach that slot's
+  -- reader, so the catch-up leaves it to the stream.
+  lsn pg_lsn not null default pg_current_wal_insert_lsn(),
+  processed_at timestamptz,
+  constraint changes_op_check check (op in ('INSERT', 'UPDATE', 'DELETE')),
+  constraint changes_actor_role_check
+    check (actor_role in ('talent', 'admin', 'super_admin', 'authenticated', 'anon', 'service'))
+);
+comment on table sidecar.changes is
+  'What the sidecar must act on, recorded by trigger in the changing transaction; processed_at is set by the transaction that commits the effects.';
+
+-- Pending records by key, in order: the sidecar's claim and catch-up read this.
+create index changes_pending_idx on sidecar.changes (row_key, id) where processed_at is null;
+-- Pruning walks old records; a BRIN index costs nearly nothing to keep.
+create index changes_created_at_brin on sidecar.changes using brin (created_at);
+
+alter table sidecar.changes enable row level security;
+revoke all on table sidecar.changes from public, anon, authenticated;
+-- The sidecar (service_role, or the role ops give it) claims and prunes; only the
+-- triggers below insert.
+grant select, update (processed_at), delete on table sidecar.changes to service_role;
+
+-- The actor of the current statement: the profile's own talent, an admin, a super
+-- admin, another API caller, or 'service' for anything not through PostgREST's API
+-- roles (ops, the service role, cascades from auth). Security definer functions see
+-- PostgREST's `set local role` in the role setting, not in current_user.
+create function private.change_actor_role(owner uuid) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  via text := current_setting('role', true);
+  uid uuid := auth.uid();
+begin
+  if via is null or via not in ('anon', 'authenticated') then
+    return 'service';
+  end if;
+  if uid is not null and uid = owner then
+    return 'talent';
+  end if;
+  case private.admin_role()
+    when 'super_admin' then return 'super_admin';
+    when 'admin' then return 'admin';
+    else return via;
+  end case;
+end
+$$;
+revoke all on function private.change_actor_role(uuid) from public;
+
+-- The part of a talent row the sidecar acts on: the audit snapshot, the email
+-- variables, the owner (whose Storage folders a delete empties). Answers and media
+-- URLs are not copied into the record.
+create function private.talent_change_snapshot(p public.talent_profiles) returns jsonb
+language sql immutable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', p.id, 'user_id', p.user_id, 'status', p.status, 'name', p.name, 'email', p.email,
+    'rejection_reason', p.rejection_reason, 'admin_notes', p.admin_notes,
+    'submitted_at', p.submitted_at, 'approved_at', p.approved_at, 'activated_at', p.activated_at)
+$$;
+revoke all on function private.talent_change_snapshot(public.talent_profiles) from public;
+
+create function private.record_talent_change() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  r public.talent_profiles := case when tg_op = 'DELETE' then old else new end;
+begin
+  insert into sidecar.changes (row_key, table_name, op, actor_id, actor_role, reason, old_row, new_row)
+  values ('talent:' || r.id, 'talent_profiles', tg_op, auth.uid(), private.change_actor_role(r.user_id),
+          nullif(current_setting('talent.action_reason', true), ''),
+          case when tg_op <> 'INSERT' then private.talent_change_snapshot(old) end,
+          case when tg_op <> 'DELETE' then private.talent_change_snapshot(new) end);
+  return null;
+end
+$$;
+revoke all on function private.record_talent_change() from public;
+
+-- Draft autosaves change none of these columns and cost only the WHEN test.
+create trigger talent_profiles_record_change
+  after update on public.talent_profiles
+  for each row
+  when (old.status is distinct from new.status
+        or old.admin_notes is distinct from new.admin_notes
+        or old.rejection_reason is distinct from new.rejection_reason)
+  execute function private.record_talent_change();
+
+create trigger talent_profiles_record_delete
+  after delete on public.talent_profiles
+  for each row execute function private.record_talent_change();
+
+create function private.record_email_config_change() returns trigger
+language plpgsql security definer
+set search_path = ''
+as $$
+declare
+  bookkeeping text[] := array['applied_at', 'apply_error', 'updated_at', 'updated_by'];
+  o jsonb := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+  n jsonb := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+begin
+  -- The sidecar's verdict coming back is not a change to act on.
+  if tg_op = 'UPDATE' and (o - bookkeeping) = (n - bookkeeping) then
+    return null;
+  end if;
+  insert into sidecar.changes (row_key, table_name, op, actor_id, actor_role, old_row, new_row)
+  values ('email_config', tg_table_name, tg_op, auth.uid(), private.change_actor_role(null), o, n);
+  return null;
+end
+$$;
+revoke all on function private.record_email_config_change() from public;
+
+create trigger email_settings_record_change
+  after insert or update or delete on public.email_settings
+  for each row execute function private.record_email_config_change();
+create trigger email_templates_record_change
+  after insert or update or delete on public.email_templates
+  for each row execute function private.record_email_config_change();
+
+-- Which replication slots the sidecar has created, so that one found missing later
+-- is known to be lost (dropped, invalidated, or absent after a failover) rather
+-- than new, and said so loudly.
+create table sidecar.replication_slots (
+  slot_name text primary key,
+  created_at timestamptz not null default now(),
+  recreated_at timestamptz,
+  times_lost integer not null default 0
+);
+alter table sidecar.replication_slots enable row level security;
+revoke all on table sidecar.replication_slots from public, anon, authenticated;
+grant select, insert, update on table sidecar.replication_slots to service_role;
+
+-- The deletion tombstones are replaced by the records' actor.
+drop trigger talent_profiles_before_delete on public.talent_profiles;
+drop function private.talent_profiles_before_delete();
+drop table sidecar.talent_deletions;
