@@ -13,12 +13,11 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
-// The batch insert probes talent_profiles and talent_deletions by primary key, once
-// per row, however many talents exist: with 2,000 talents and 2,000 tombstones, a
-// batch of 500 rows (a full default batch) reads 500 profiles and the tombstones of
-// its two deletes, and scans neither table. The rows it writes are right too: an
-// existing talent keeps its id, a deleted one is logged with the tombstone's actor
-// and no id, and a delete without an actor is not an admin action.
+// The batch insert probes talent_profiles by primary key, once per row, however many
+// talents exist: with 2,000 talents, a batch of 500 rows (a full default batch)
+// reads 500 profiles and scans nothing. The rows it writes are right too: an
+// existing talent keeps its id, a deleted one is logged with the record's actor and
+// no id, and a delete without an actor is not an admin action.
 func TestInsertProbesTalentsByKey(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
@@ -29,38 +28,33 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 		  select gen_random_uuid(), 'user' || i || '@example.com' from generate_series(1, 2000) i
 		  returning id, email)
 		insert into public.talent_profiles (user_id, name, email) select id, email, email from u;
-		insert into sidecar.talent_deletions (talent_profile_id, deleted_by, deleted_role)
-		select gen_random_uuid(), gen_random_uuid(), 'test' from generate_series(1, 2000);
-		analyze public.talent_profiles;
-		analyze sidecar.talent_deletions`)
+		analyze public.talent_profiles`)
 	require.NoError(t, err)
 	rows, err := db.Pool.Query(ctx, `select id::text from public.talent_profiles limit 498`)
 	require.NoError(t, err)
 	kept, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	admin := "00000000-0000-4000-8000-0000000000ad"
-	var deleted, deleter string
-	require.NoError(t, db.Pool.QueryRow(ctx, `
-		insert into sidecar.talent_deletions (talent_profile_id, deleted_by, deleted_role)
-		values (gen_random_uuid(), gen_random_uuid(), 'authenticated') returning talent_profile_id::text, deleted_by::text`).Scan(&deleted, &deleter))
-	anonymous := "00000000-0000-4000-8000-000000000001" // deleted by ops: no tombstone actor
+	deleted, deleter := "00000000-0000-4000-8000-0000000000de", "00000000-0000-4000-8000-0000000000df"
+	anonymous := "00000000-0000-4000-8000-000000000001" // deleted by ops: no actor
 
 	// The batch, through Handle as the pipeline builds it.
 	h := New()
 	talent := func(id, status string) change.Row {
-		return change.Row{"id": id, "status": status, "updated_by": admin, "email": "x@example.com", "name": "X"}
+		return change.Row{"id": id, "status": status, "email": "x@example.com", "name": "X"}
 	}
 	for i, id := range kept {
 		ev := &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Update,
-			Old: talent(id, "approved"), New: talent(id, "active"), Key: fmt.Sprint("k", i), CommitTime: time.Now()}
+			Old: talent(id, "approved"), New: talent(id, "active"), Key: fmt.Sprint("k", i), At: time.Now(),
+			ID: int64(i + 1), ActorID: admin, ActorRole: "admin"}
 		require.NoError(t, h.Handle(ctx, nil, ev))
 	}
-	for _, id := range []string{deleted, anonymous} {
+	for i, d := range []struct{ id, by, role string }{{deleted, deleter, "super_admin"}, {anonymous, "", "service"}} {
 		ev := &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Delete,
-			Old: talent(id, "active"), Key: id}
+			Old: talent(d.id, "active"), Key: d.id, At: time.Now(), ID: int64(1000 + i), ActorID: d.by, ActorRole: d.role}
 		require.NoError(t, h.Handle(ctx, nil, ev))
 	}
-	require.Equal(t, 500, h.pending.len())
+	require.Equal(t, 499, h.pending.len(), "498 transitions and one delete with an actor")
 
 	// Both forms of the insert (see ideminsert); the second run, with every key
 	// present, inserts nothing.
@@ -69,7 +63,6 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 		t.Log(plan.Text)
 		require.NotContains(t, plan.Text, "Seq Scan")
 		require.LessOrEqual(t, plan.RowsRead("talent_profiles"), 500.0)
-		require.LessOrEqual(t, plan.RowsRead("talent_deletions"), 2.0)
 	}
 
 	got := map[string][2]string{}
@@ -105,10 +98,11 @@ func TestInsertLocksTalentAgainstDeletion(t *testing.T) {
 	approve := func(id, key string) *Handler {
 		h := New()
 		row := func(status string) change.Row {
-			return change.Row{"id": id, "status": status, "updated_by": "00000000-0000-4000-8000-0000000000ad", "email": "x@example.com", "name": "X"}
+			return change.Row{"id": id, "status": status, "email": "x@example.com", "name": "X"}
 		}
 		require.NoError(t, h.Handle(ctx, nil, &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles",
-			Op: change.Update, Old: row("submitted"), New: row("approved"), Key: key, CommitTime: time.Now()}))
+			Op: change.Update, Old: row("submitted"), New: row("approved"), Key: key, At: time.Now(),
+			ID: 1, ActorID: "00000000-0000-4000-8000-0000000000ad", ActorRole: "admin"}))
 		return h
 	}
 	ref := func(key string) *string {
@@ -153,4 +147,55 @@ func TestInsertLocksTalentAgainstDeletion(t *testing.T) {
 	require.NoError(t, del.Commit(ctx))
 	require.NoError(t, <-done)
 	require.Nil(t, ref("a2"), "a talent deleted while the batch waited is written as null")
+}
+
+// Every admin edit is logged with the old and new values of the admin columns it
+// changed: a notes edit alone is an 'edit', a rejection carries its reason and the
+// rejection_reason it set, and a talent's own submit logs nothing.
+func TestAdminEditsAreLogged(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	ctx := context.Background()
+	admin := "00000000-0000-4000-8000-0000000000ad"
+	id := "00000000-0000-4000-8000-0000000000f1"
+	row := func(status, notes, reason string) change.Row {
+		r := change.Row{"id": id, "status": status, "email": "x@example.com", "name": "X", "admin_notes": nil, "rejection_reason": nil}
+		if notes != "" {
+			r["admin_notes"] = notes
+		}
+		if reason != "" {
+			r["rejection_reason"] = reason
+		}
+		return r
+	}
+	ev := func(n int64, role string, old, new change.Row, why string) *change.Event {
+		return &change.Event{Source: change.SourceCatchUp, Schema: "public", Table: "talent_profiles", Op: change.Update,
+			Old: old, New: new, ID: n, Key: change.RecordKey(n), At: time.Now(), ActorID: admin, ActorRole: role, Reason: why}
+	}
+	h := New()
+	for _, e := range []*change.Event{
+		ev(1, "talent", row("draft", "", ""), row("submitted", "", ""), ""),
+		ev(2, "admin", row("submitted", "", ""), row("submitted", "looks good", ""), ""),
+		ev(3, "admin", row("submitted", "looks good", ""), row("rejected", "looks good", "no audio"), ""),
+		ev(4, "admin", row("rejected", "looks good", "no audio"), row("draft", "looks good", "no audio"), "asked to redo the video"),
+	} {
+		require.NoError(t, h.Handle(ctx, nil, e))
+	}
+	require.NoError(t, pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error { return h.Flush(ctx, tx) }))
+
+	rows, err := db.Pool.Query(ctx, `select change_id, action_type, coalesce(action_reason, ''), coalesce(changed_columns::text, ''),
+		admin_user_id::text, source from public.admin_actions order by change_id`)
+	require.NoError(t, err)
+	type logged struct {
+		ID                     int64
+		Action, Reason, Change string
+		By, Source             string
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[logged])
+	require.NoError(t, err)
+	require.Equal(t, []logged{
+		{2, "edit", "", `{"admin_notes": {"new": "looks good", "old": null}}`, admin, "catchup"},
+		{3, "reject", "no audio", `{"rejection_reason": {"new": "no audio", "old": null}}`, admin, "catchup"},
+		{4, "reopen", "asked to redo the video", "", admin, "catchup"},
+	}, got)
 }

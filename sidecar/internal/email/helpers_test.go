@@ -2,6 +2,7 @@ package email
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,49 +26,55 @@ func rowJSON(t testing.TB, pool *pgxpool.Pool, query string, args ...any) change
 	return r
 }
 
-// batcher is the pipeline's Batcher, declared here as the pipeline sees it.
-type batcher interface {
+// handler is the pipeline's Handler, declared here as the pipeline sees it.
+type handler interface {
+	Watches() change.Watch
+	Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	Flush(ctx context.Context, tx pgx.Tx) error
 	Discard()
+	Committed(ctx context.Context)
 }
 
-// handle runs handlers in one transaction the way the pipeline does (Handle, then
-// Flush before commit, Discard on failure), then Committed.
-func handle(t testing.TB, pool *pgxpool.Pool, ev *change.Event, hs ...change.Handler) {
+// lastRecord numbers the events tests build as change records.
+var lastRecord atomic.Int64
+
+// handle runs handlers in one transaction the way the pipeline does with a claimed
+// change record (Handle for the handlers that watch it, then Flush before commit,
+// Discard on failure), then Committed. An event without an id is given one, and its
+// key, as a claimed record has.
+func handle(t testing.TB, pool *pgxpool.Pool, ev *change.Event, hs ...handler) {
 	t.Helper()
 	ctx := context.Background()
+	if ev.ID == 0 && !ev.Notice {
+		ev.ID = lastRecord.Add(1)
+	}
 	if ev.Key == "" {
-		k, err := change.KeyFor(ev.Table, ev.Op, ev.New, ev.Old)
-		require.NoError(t, err)
-		ev.Key = k
+		ev.Key = change.RecordKey(ev.ID)
 	}
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, h := range hs {
+			if !h.Watches().Matches(ev) {
+				continue
+			}
 			if err := h.Handle(ctx, tx, ev); err != nil {
 				return err
 			}
 		}
 		for _, h := range hs {
-			if b, ok := h.(batcher); ok {
-				if err := b.Flush(ctx, tx); err != nil {
-					return err
-				}
+			if err := h.Flush(ctx, tx); err != nil {
+				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		for _, h := range hs {
-			if b, ok := h.(batcher); ok {
-				b.Discard()
-			}
+			h.Discard()
 		}
 	}
 	require.NoError(t, err)
 	for _, h := range hs {
-		if c, ok := h.(change.Committer); ok {
-			c.Committed(ctx)
-		}
+		h.Committed(ctx)
 	}
 }
 
@@ -98,15 +105,15 @@ func (f *fixture) newTalent(t testing.TB, name, email string) string {
 }
 
 // move changes status as the service role and feeds the change to the handlers.
-func (f *fixture) move(t testing.TB, id, to, reason string, hs ...change.Handler) *change.Event {
+func (f *fixture) move(t testing.TB, id, to, reason string, hs ...handler) *change.Event {
 	t.Helper()
 	old := rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id)
 	_, err := f.pool.Exec(context.Background(), `update talent_profiles set status = $2, rejection_reason = coalesce($3, rejection_reason) where id = $1::uuid`, id, to, nullIfEmpty(reason))
 	require.NoError(t, err)
 	ev := &change.Event{Source: change.SourceWebhook, Schema: "public", Table: "talent_profiles", Op: change.Update,
-		Old: old, New: rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id), CommitTime: time.Now()}
+		Old: old, New: rowJSON(t, f.pool, `select to_jsonb(p) from talent_profiles p where id = $1::uuid`, id), At: time.Now()}
 	if len(hs) == 0 {
-		hs = []change.Handler{f.live, f.queue}
+		hs = []handler{f.live, f.queue}
 	}
 	handle(t, f.pool, ev, hs...)
 	return ev

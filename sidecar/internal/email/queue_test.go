@@ -129,7 +129,7 @@ func statusEvent(t *testing.T, f *fixture, id, from, to, key string) *change.Eve
 	}
 	old["status"], row["status"] = from, to
 	return &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: change.Update,
-		Key: key, Old: old, New: row, CommitTime: time.Now()}
+		Key: key, Old: old, New: row, At: time.Now()}
 }
 
 func TestQueueHandleDoesNotTouchTheDatabase(t *testing.T) {

@@ -2,6 +2,7 @@ package mediaguard
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -33,14 +34,21 @@ func rowEvent(t *testing.T, db *testdb.DB, op change.Op, id string, old change.R
 		`select to_jsonb(t) from public.talent_profiles t where id = $1`, id).Scan(&raw))
 	row, err := rowjson.Decode(raw)
 	require.NoError(t, err)
-	key, err := change.KeyFor("talent_profiles", op, row, old)
-	require.NoError(t, err)
-	return &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: op, New: row, Old: old, Key: key}
+	lsn := lastLSN.Add(1) // each read is a change of its own transaction
+	return &change.Event{Source: change.SourceReplication, Schema: "public", Table: "talent_profiles", Op: op, New: row, Old: old,
+		CommitLSN: lsn, Key: change.StreamKey("talent_profiles", id, lsn)}
 }
 
+// lastLSN numbers the transactions of the rows tests read.
+var lastLSN atomic.Uint64
+
+// handle gives ev to h as the pipeline does: only if h watches it.
 func handle(t *testing.T, db *testdb.DB, h *Handler, ev *change.Event) {
 	t.Helper()
 	ctx := context.Background()
+	if !h.Watches().Matches(ev) {
+		return
+	}
 	require.NoError(t, pgx.BeginFunc(ctx, db.Pool, func(tx pgx.Tx) error { return h.Handle(ctx, tx, ev) }))
 }
 
@@ -107,7 +115,7 @@ func TestHandlerIgnoresCleanRowsAndOtherTables(t *testing.T) {
 	h, err := NewHandler(testlog.New(t), prometheus.NewRegistry())
 	require.NoError(t, err)
 	handle(t, db, h, rowEvent(t, db, change.Insert, id, nil))
-	handle(t, db, h, &change.Event{Schema: "public", Table: "admin_actions", Op: change.Insert, Key: "x",
+	handle(t, db, h, &change.Event{Source: change.SourceReplication, Schema: "public", Table: "admin_actions", Op: change.Insert, Key: "x",
 		New: change.Row{"action_reason": "data:image/png;base64," + pngB64}})
 	var n int
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.media_violations`).Scan(&n))

@@ -89,6 +89,9 @@ type Config struct {
 	BatchWait time.Duration
 	// Workers is how many batches may be in flight at once (default 1).
 	Workers int
+	// OnCommitted, when set, is called with each new value of Committed, under the
+	// lock that orders them (tests observe the marks with it).
+	OnCommitted func(lsn uint64)
 }
 
 // Route names an event's partition: events of one partition are applied by one
@@ -508,7 +511,12 @@ func (p *Pipeline) advance(w *worker, mark uint64) {
 	for _, o := range p.workers {
 		low = min(low, o.mark)
 	}
-	p.reported = max(p.reported, low)
+	if low > p.reported {
+		p.reported = low
+		if p.cfg.OnCommitted != nil {
+			p.cfg.OnCommitted(low)
+		}
+	}
 }
 
 // Committed returns the highest replication mark whose effects, and those of

@@ -19,9 +19,18 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
+// rows is the part of the Handler contract these tests' handlers share: they watch
+// the streamed rows of table t and have nothing to flush, discard or publish.
+type rows struct{}
+
+func (rows) Watches() change.Watch               { return change.Watch{Rows: []string{"t"}} }
+func (rows) Flush(context.Context, pgx.Tx) error { return nil }
+func (rows) Discard()                            {}
+func (rows) Committed(context.Context)           {}
+
 // recorder writes one row per event into a scratch table, and refuses events whose
 // key says "poison", like a row that breaks an assumption.
-type recorder struct{}
+type recorder struct{ rows }
 
 func (recorder) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if _, err := tx.Exec(ctx, `insert into scratch_effects (key) values ($1) on conflict do nothing`, ev.Key); err != nil {
@@ -39,10 +48,10 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	_, err := db.Pool.Exec(ctx, `create table scratch_effects (key text primary key)`)
 	require.NoError(t, err)
 
-	p := pipeline.New(pipeline.Config{BatchSize: 100, BatchWait: 20 * time.Millisecond}, db.Pool,
-		func() []change.Handler { return []change.Handler{recorder{}} }, nil, testlog.New(t), nil)
 	var committed atomic.Uint64
-	p.OnCommitted = func(lsn uint64) { committed.Store(lsn) }
+	p := pipeline.New(pipeline.Config{BatchSize: 100, BatchWait: 20 * time.Millisecond,
+		OnCommitted: func(lsn uint64) { committed.Store(lsn) }}, db.Pool,
+		func() []pipeline.Handler { return []pipeline.Handler{recorder{}} }, nil, testlog.New(t), nil)
 	p.Start(ctx)
 	defer p.Stop()
 
@@ -54,7 +63,7 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 	require.NoError(t, p.Submit(ctx, ev("b", "poison")))
 	require.NoError(t, p.Submit(ctx, ev("", "ok"))) // no key: dead-lettered too
 	require.NoError(t, p.Mark(ctx, 42))
-	r := p.Apply(ctx, &change.Event{Source: change.SourceWebhook, Schema: "public", Table: "t", Op: change.Insert,
+	r := p.Apply(ctx, &change.Event{Source: change.SourceReplication, Schema: "public", Table: "t", Op: change.Insert,
 		New: change.Row{"kind": "ok"}, Key: "c"})
 	require.NoError(t, r.Err)
 	require.Equal(t, pipeline.Applied, r.Outcome)
@@ -78,14 +87,15 @@ func TestDeadLetterDoesNotStallTheStream(t *testing.T) {
 
 	// Redelivery of the poison event: still one dead letter.
 	r = p.Apply(ctx, ev("b", "poison"))
-	require.Equal(t, pipeline.DeadLettered, r.Outcome)
+	require.NoError(t, r.Err)
+	require.Equal(t, pipeline.Applied, r.Outcome, "a waiting submitter learns its batch committed")
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.sidecar_dead_letters`).Scan(&n))
 	require.Equal(t, 2, n)
 }
 
 // config stands for the email configuration (email.Live): a barrier event is a
 // change to it, validated in the batch's transaction and published only once that
-// batch has committed (change.Committer). It is shared by every worker, as Live is.
+// batch has committed (Handler.Committed). It is shared by every worker, as Live is.
 type config struct {
 	mu           sync.Mutex
 	pending, cur string
@@ -103,7 +113,10 @@ func (c *config) Committed(context.Context) {
 // configuration in force when it was handled; a barrier event stages a new
 // configuration. It stalls the slow partition's events so the workers fall out of
 // step.
-type sequencer struct{ cfg *config }
+type sequencer struct {
+	rows
+	cfg *config
+}
 
 func (s sequencer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	part := ev.New.Str("id")
@@ -144,7 +157,7 @@ func testWorkers(t *testing.T, workers int) {
 	route := func(ev *change.Event) string { return ev.New.Str("id") } // "" is a barrier
 	cfg := &config{}
 	var barrierSaw []int
-	barrier := handlerFunc(func(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	barrier := handlerFunc{fn: func(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 		if ev.New.Str("id") != "" {
 			return nil
 		}
@@ -155,20 +168,19 @@ func testWorkers(t *testing.T, workers int) {
 		}
 		barrierSaw = append(barrierSaw, n)
 		return nil
-	})
-	p := pipeline.New(pipeline.Config{BatchSize: 7, BatchWait: time.Millisecond, Workers: workers}, db.Pool,
-		func() []change.Handler { return []change.Handler{sequencer{cfg}, barrier} }, route, testlog.New(t), nil)
-
+	}}
 	type report struct {
 		lsn       uint64
 		committed int
 	}
 	reports := make(chan report, 1000)
-	p.OnCommitted = func(lsn uint64) {
+	onCommitted := func(lsn uint64) {
 		var n int
 		require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from scratch_seq`).Scan(&n))
 		reports <- report{lsn, n}
 	}
+	p := pipeline.New(pipeline.Config{BatchSize: 7, BatchWait: time.Millisecond, Workers: workers, OnCommitted: onCommitted}, db.Pool,
+		func() []pipeline.Handler { return []pipeline.Handler{sequencer{cfg: cfg}, barrier} }, route, testlog.New(t), nil)
 	p.Start(ctx)
 	defer p.Stop()
 
@@ -234,8 +246,111 @@ func testWorkers(t *testing.T, workers int) {
 	}
 }
 
-type handlerFunc func(ctx context.Context, tx pgx.Tx, ev *change.Event) error
+type handlerFunc struct {
+	rows
+	fn func(ctx context.Context, tx pgx.Tx, ev *change.Event) error
+}
 
 func (f handlerFunc) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
-	return f(ctx, tx, ev)
+	return f.fn(ctx, tx, ev)
+}
+
+// applier records, for each change record of table t it is handed, the record and
+// the pipeline that handled it, in the batch's transaction.
+type applier struct {
+	name  string
+	delay time.Duration
+}
+
+func (a applier) Watches() change.Watch               { return change.Watch{Records: []string{"t"}} }
+func (a applier) Flush(context.Context, pgx.Tx) error { return nil }
+func (a applier) Discard()                            {}
+func (a applier) Committed(context.Context)           {}
+func (a applier) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	time.Sleep(a.delay)
+	_, err := tx.Exec(ctx, `insert into scratch_applied (change_id, row_key, by, i) values ($1, $2, $3, $4)`,
+		ev.ID, ev.RowKey, a.name, ev.New["i"])
+	return err
+}
+
+// Two sidecars (two pipelines with four workers each) are told of every change
+// record, each in its own order, some twice and some not at all: every record is
+// applied exactly once, the records of one key in id order, and the records no
+// notice named are claimed with the later ones of their key.
+func TestClaimAppliesEachRecordOnceInKeyOrder(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `
+		create table scratch_applied (n bigserial primary key, change_id bigint not null, row_key text not null,
+		                              by text not null, i int not null);
+		insert into sidecar.changes (row_key, table_name, op, actor_role, new_row)
+		select 'k' || (i % 12), 't', 'UPDATE', 'service', jsonb_build_object('i', i) from generate_series(1, 600) i`)
+	require.NoError(t, err)
+	rows, err := db.Pool.Query(ctx, `select id, row_key from sidecar.changes order by id`)
+	require.NoError(t, err)
+	type rec struct {
+		ID  int64
+		Key string
+	}
+	recs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
+	require.NoError(t, err)
+
+	route := func(ev *change.Event) string { return ev.RowKey }
+	var wg sync.WaitGroup
+	for n, name := range []string{"one", "two"} {
+		p := pipeline.New(pipeline.Config{BatchSize: 20, BatchWait: time.Millisecond, Workers: 4}, db.Pool,
+			func() []pipeline.Handler {
+				return []pipeline.Handler{applier{name: name, delay: 100 * time.Microsecond}}
+			},
+			route, testlog.New(t), nil)
+		p.Start(ctx)
+		defer p.Stop()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var waits []<-chan pipeline.Result
+			for i := range recs {
+				r := recs[i]
+				if n == 1 {
+					r = recs[(i+len(recs)/2)%len(recs)] // the other one hears of the newer half first
+				}
+				if r.ID%7 == 3 && r.ID <= int64(len(recs)-12) {
+					continue // a lost notice: claimed with a later record of its key
+				}
+				copies := 1 + int(r.ID%3/2) // some notices arrive twice
+				for c := 0; c < copies; c++ {
+					ch, err := p.Send(ctx, &change.Event{Source: change.SourceWebhook, Schema: "sidecar", Table: "changes",
+						Op: change.Insert, Notice: true, ID: r.ID, RowKey: r.Key})
+					require.NoError(t, err)
+					waits = append(waits, ch)
+				}
+			}
+			for _, ch := range waits {
+				require.NoError(t, (<-ch).Err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	rows, err = db.Pool.Query(ctx, `select change_id, row_key from scratch_applied order by n`)
+	require.NoError(t, err)
+	applied, err := pgx.CollectRows(rows, pgx.RowToStructByPos[rec])
+	require.NoError(t, err)
+	seen := map[int64]bool{}
+	last := map[string]int64{}
+	for _, a := range applied {
+		require.False(t, seen[a.ID], "record %d applied twice", a.ID)
+		seen[a.ID] = true
+		require.Greater(t, a.ID, last[a.Key], "key %s applied out of order", a.Key)
+		last[a.Key] = a.ID
+	}
+	// Each key's newest record had a notice, so every record of every key was claimed.
+	require.Equal(t, len(recs), len(seen))
+	var pending int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from sidecar.changes where processed_at is null`).Scan(&pending))
+	require.Zero(t, pending)
+	var one, two int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) filter (where by = 'one'), count(*) filter (where by = 'two')
+		from scratch_applied`).Scan(&one, &two))
+	t.Logf("applied by one: %d, by two: %d (a claim takes every pending record of its keys up to its newest notice)", one, two)
 }

@@ -1,24 +1,25 @@
 package webhook
 
 import (
-	"context"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
-	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
+// refuseAll fails the test if a delivery sets off a catch-up.
 type refuseAll struct{ t *testing.T }
 
-func (r refuseAll) Apply(context.Context, *change.Event) pipeline.Result {
-	r.t.Error("no event may reach the pipeline in this test")
-	return pipeline.Result{}
+func (r refuseAll) Now() <-chan struct{} {
+	r.t.Error("no delivery may set off a catch-up in this test")
+	ch := make(chan struct{})
+	close(ch)
+	return ch
 }
 
 // TestSecretList: WEBHOOK_SECRET may list several secrets during a rotation; each is
@@ -26,7 +27,7 @@ func (r refuseAll) Apply(context.Context, *change.Event) pipeline.Result {
 func TestSecretList(t *testing.T) {
 	const oldS, newS = "old-secret-0123456789", "new-secret-9876543210"
 	log := testlog.New(t)
-	h := New(" "+oldS+" , "+newS+" ,", []string{"talent_profiles"}, refuseAll{t}, log)
+	h := New(" "+oldS+" , "+newS+" ,", refuseAll{t}, time.Second, log)
 	srv := httpapi.New(httpapi.Options{Addr: "127.0.0.1:0", Routes: nil, Log: log})
 	h.Mount(srv.App())
 
