@@ -1,7 +1,11 @@
--- Registers Supabase database webhooks that POST every row change of the talent
--- tables to the sidecar: the fallback input for projects where the replication
--- connection cannot be reached. Logical replication stays the primary input; with
--- both on, each change has one effect (the sidecar deduplicates by row change).
+-- Registers the Supabase database webhook that tells the sidecar of every new change
+-- record (an insert into sidecar.changes, written by trigger in each transaction
+-- the sidecar must act on). It is the low-latency input for projects where the
+-- replication connection cannot be reached (the session pooler, IPv4-only hosts).
+--
+-- A delivery is only a notice: the sidecar reads the records from the database, so
+-- a lost delivery delays an effect until the next catch-up (CATCHUP_INTERVAL) and
+-- loses nothing, and with replication on too each change still has one effect.
 --
 -- Usage (the secret comes from the environment, never from a committed file):
 --
@@ -50,20 +54,26 @@ select :'sidecar_url' ~ '^https?://[^[:space:]/?#]+(/[^[:space:]?#]*)?$' as url_
 
 begin;
 
--- One trigger per table, named so remove-webhooks.sql and the dashboard find it.
+-- One trigger, on the change records (the sidecar's catalogue: change.Records),
+-- named so remove-webhooks.sql and the dashboard find it. Releases before the
+-- change record registered one per talent table; those are removed.
+select format('drop trigger if exists talent_sidecar_webhook on public.%I', t)
+from unnest(array['talent_profiles', 'email_settings', 'email_templates']) as t
+\gexec
+
 select format(
-         'drop trigger if exists talent_sidecar_webhook on public.%I', t),
+         'drop trigger if exists talent_sidecar_webhook on %I.%I', s, t),
        format(
-         'create trigger talent_sidecar_webhook after insert or update or delete on public.%I '
+         'create trigger talent_sidecar_webhook after insert on %I.%I '
          'for each row execute function supabase_functions.http_request(%L, %L, %L, %L, %L)',
-         t,
+         s, t,
          rtrim(:'sidecar_url', '/') || '/webhooks/supabase',
          'POST',
          jsonb_build_object('Content-Type', 'application/json',
                             'Authorization', 'Bearer ' || :'webhook_secret')::text,
          '{}',
          '5000')
-from unnest(array['talent_profiles', 'email_settings', 'email_templates']) as t
+from (values ('sidecar', 'changes')) as w(s, t)
 \gexec
 
 commit;

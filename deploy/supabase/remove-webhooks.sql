@@ -5,6 +5,8 @@
 
 \set ON_ERROR_STOP on
 begin;
+drop trigger if exists talent_sidecar_webhook on sidecar.changes;
+-- (on the talent tables: registered by releases before the change record)
 drop trigger if exists talent_sidecar_webhook on public.talent_profiles;
 drop trigger if exists talent_sidecar_webhook on public.email_settings;
 drop trigger if exists talent_sidecar_webhook on public.email_templates;

@@ -116,7 +116,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		pool, pipe, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
-		SlotLost: func() { catch.Now() },
+		SlotLost: catch.Wake,
 	}, pool, pipe, log, reg)
 	elector := &leader.Elector{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second, Log: log}
 

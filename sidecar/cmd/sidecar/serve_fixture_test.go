@@ -51,22 +51,33 @@ func seedTalents(t testing.TB, pool *pgxpool.Pool, n int) []string {
 }
 
 // transition moves one talent as the admin through PostgREST-shaped SQL and returns
-// the audit key the change must produce.
+// the audit key the change must produce (from the change record the database wrote
+// for it).
 func transition(ctx context.Context, pool *pgxpool.Pool, id, to string) (string, error) {
-	var version int64
 	err := testdb.AsRole(ctx, pool, "authenticated", adminID, "admin@example.com", func(tx pgx.Tx) error {
 		reason := any(nil)
 		if to == "rejected" {
 			reason = "not a fit"
 		}
-		return tx.QueryRow(ctx, `update public.talent_profiles
+		tag, err := tx.Exec(ctx, `update public.talent_profiles
 			set status = $2, rejection_reason = coalesce($3, rejection_reason)
-			where id = $1 returning version`, id, to, reason).Scan(&version)
+			where id = $1`, id, to, reason)
+		if err == nil && tag.RowsAffected() != 1 {
+			err = fmt.Errorf("moving talent %s to %s changed %d rows", id, to, tag.RowsAffected())
+		}
+		return err
 	})
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("talent_profiles:%s:v%d/audit", id, version), nil
+	return lastRecordKey(ctx, pool, id)
+}
+
+// lastRecordKey is the audit key of the newest change record of a talent.
+func lastRecordKey(ctx context.Context, pool *pgxpool.Pool, id string) (string, error) {
+	var n int64
+	err := pool.QueryRow(ctx, `select max(id) from sidecar.changes where row_key = 'talent:' || $1`, id).Scan(&n)
+	return fmt.Sprintf("change:%d/audit", n), err
 }
 
 // auditKeys returns every idempotency key in admin_actions with its count.

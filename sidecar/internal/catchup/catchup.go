@@ -48,7 +48,7 @@ type CatchUp struct {
 
 	poke    chan struct{}
 	mu      sync.Mutex
-	waiters []chan struct{}
+	waiters []chan struct{} // Now's callers, answered by the next pass
 
 	passes, records, pruned prometheus.Counter
 	failures                prometheus.Counter
@@ -69,7 +69,7 @@ func New(cfg Config, pool *pgxpool.Pool, pipe Sender, log *slog.Logger, reg prom
 	c := &CatchUp{cfg: cfg, pool: pool, pipe: pipe, log: log.With("component", "catchup"),
 		poke: make(chan struct{}, 1),
 		passes: prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_catchup_passes_total",
-			Help: "Passes over the pending change records."}),
+			Help: "Completed passes over the pending change records."}),
 		records: prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_catchup_records_total",
 			Help: "Pending change records a catch-up pass handed to the pipeline."}),
 		failures: prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_catchup_failures_total",
@@ -87,18 +87,24 @@ func New(cfg Config, pool *pgxpool.Pool, pipe Sender, log *slog.Logger, reg prom
 	return c
 }
 
-// Now asks for a pass. The channel is closed once a pass that started after this
-// call has committed everything it found.
+// Now asks for a pass on behalf of a webhook delivery (the records it applies are
+// logged as brought by the webhook input). The channel is closed once a pass that
+// started after this call has committed everything it found.
 func (c *CatchUp) Now() <-chan struct{} {
 	ch := make(chan struct{})
 	c.mu.Lock()
 	c.waiters = append(c.waiters, ch)
 	c.mu.Unlock()
+	c.Wake()
+	return ch
+}
+
+// Wake asks for a pass without waiting for it (a lost slot, say).
+func (c *CatchUp) Wake() {
 	select {
 	case c.poke <- struct{}{}:
 	default:
 	}
-	return ch
 }
 
 // Run makes a pass at once, then whenever asked and at every interval, until ctx
@@ -119,7 +125,11 @@ func (c *CatchUp) Run(ctx context.Context) {
 		c.waiters = nil
 		c.mu.Unlock()
 
-		err := c.pass(ctx)
+		source := change.SourceCatchUp
+		if len(waiters) > 0 {
+			source = change.SourceWebhook
+		}
+		err := c.pass(ctx, source)
 		if err == nil {
 			for _, w := range waiters {
 				close(w)
@@ -171,8 +181,7 @@ select c.id, c.row_key
 
 // Pass hands every pending record to the pipeline, a page at a time, and waits
 // for each page to commit.
-func (c *CatchUp) pass(ctx context.Context) error {
-	c.passes.Inc()
+func (c *CatchUp) pass(ctx context.Context, source change.Source) error {
 	var after int64
 	for {
 		rows, err := c.pool.Query(ctx, pendingSQL, after, c.cfg.Slot, c.cfg.Grace.Seconds(), c.cfg.Page)
@@ -183,7 +192,7 @@ func (c *CatchUp) pass(ctx context.Context) error {
 		var key string
 		var page []*change.Event
 		_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
-			page = append(page, &change.Event{Source: change.SourceCatchUp, Schema: change.Records.Schema,
+			page = append(page, &change.Event{Source: source, Schema: change.Records.Schema,
 				Table: change.Records.Name, Op: change.Insert, Notice: true, ID: id, RowKey: key})
 			return nil
 		})
@@ -211,6 +220,7 @@ func (c *CatchUp) pass(ctx context.Context) error {
 	}
 	c.pending.Set(float64(n))
 	c.oldest.Set(age)
+	c.passes.Inc()
 	return nil
 }
 

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
@@ -53,11 +55,17 @@ func TestWebhookRegistration(t *testing.T) {
 		out, err := psql(t, db.URL, vars, "register-webhooks.sql")
 		require.NoError(t, err, out)
 	}
-	var n int
-	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
-	require.Equal(t, 3, n)
+	// One webhook, on the table of the catalogue whose inserts are the notices.
+	rows, err := db.Pool.Query(ctx, `select n.nspname || '.' || c.relname from pg_trigger tg
+		join pg_class c on c.oid = tg.tgrelid join pg_namespace n on n.oid = c.relnamespace
+		where tg.tgname = 'talent_sidecar_webhook'`)
+	require.NoError(t, err)
+	on, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{change.Records.QualifiedName()}, on)
 
-	_, err = db.Pool.Exec(ctx, `update public.email_templates set enabled = enabled where name = 'welcome'`)
+	// An admin's template edit is recorded, and the record's insert is delivered.
+	_, err = db.Pool.Exec(ctx, `update public.email_templates set enabled = not enabled where name = 'welcome'`)
 	require.NoError(t, err)
 	var url, method string
 	var headers, payload []byte
@@ -77,14 +85,16 @@ func TestWebhookRegistration(t *testing.T) {
 		OldRecord           map[string]any `json:"old_record"`
 	}
 	require.NoError(t, json.Unmarshal(payload, &p))
-	require.Equal(t, "UPDATE", p.Type)
-	require.Equal(t, "email_templates", p.Table)
-	require.Equal(t, "public", p.Schema)
-	require.Equal(t, "welcome", p.Record["name"])
-	require.Equal(t, "welcome", p.OldRecord["name"])
+	require.Equal(t, "INSERT", p.Type)
+	require.Equal(t, change.Records.Name, p.Table)
+	require.Equal(t, change.Records.Schema, p.Schema)
+	require.Equal(t, "email_config", p.Record["row_key"])
+	require.Equal(t, "email_templates", p.Record["table_name"])
+	require.Nil(t, p.OldRecord)
 
 	out, err := psql(t, db.URL, nil, "remove-webhooks.sql")
 	require.NoError(t, err, out)
+	var n int
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
 	require.Equal(t, 0, n)
 }

@@ -108,6 +108,7 @@ func (s *Stream) Run(ctx context.Context) error {
 
 // position tracks what may be confirmed on one connection.
 type position struct {
+	start     uint64 // where this connection began: the slot's confirmed position
 	submitted uint64 // end LSN of the last transaction handed to the sink
 	idleSafe  uint64 // highest LSN before which nothing is owed beyond submitted
 	sent      uint64 // last flush position sent to the server
@@ -115,7 +116,9 @@ type position struct {
 }
 
 func (s *Stream) confirmable(p *position) uint64 {
-	c := s.sink.Committed()
+	// Everything before the start was confirmed already; the sink's marks begin
+	// with this process's first committed transaction.
+	c := max(s.sink.Committed(), p.start)
 	if c >= p.submitted && p.idleSafe > c {
 		return p.idleSafe
 	}
@@ -165,7 +168,7 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	s.streaming.Store(true)
 	s.log.Info("replication stream established", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start_lsn", pglogrepl.LSN(start).String())
 
-	p := &position{submitted: start, idleSafe: start, sent: start}
+	p := &position{start: start, submitted: start, idleSafe: start, sent: start}
 	dec := newDecoder()
 	var txn txnState
 	nextStandby := time.Now().Add(s.cfg.StandbyEvery)

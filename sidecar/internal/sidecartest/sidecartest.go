@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -260,6 +261,25 @@ func Env(t testing.TB, dbURL string, extra map[string]string) map[string]string 
 		env[k] = v
 	}
 	return env
+}
+
+// Metric reads one unlabelled sample from the process's /metrics (0 when absent).
+func (p *Proc) Metric(name string) (float64, error) {
+	resp, err := http.Get("http://" + p.Addr + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, nil
 }
 
 // WaitFor polls cond every 50ms until it is true or timeout passes.
