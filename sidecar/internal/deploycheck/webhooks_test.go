@@ -3,8 +3,6 @@ package deploycheck
 import (
 	"context"
 	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,47 +10,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
-
-// stubHooks stands in for what a hosted project has (pg_net cannot run here): a
-// supabase_functions.http_request() trigger function that records its arguments
-// and the payload the real one would POST, instead of sending it.
-const stubHooks = `
-create schema supabase_functions;
-create table supabase_functions.calls (
-  id bigserial primary key, url text, method text, headers jsonb, params jsonb, timeout_ms int, payload jsonb);
-create function supabase_functions.http_request() returns trigger language plpgsql as $$
-begin
-  insert into supabase_functions.calls (url, method, headers, params, timeout_ms, payload)
-  values (TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]::jsonb, TG_ARGV[3]::jsonb, TG_ARGV[4]::int,
-          jsonb_build_object('old_record', OLD, 'record', NEW, 'type', TG_OP, 'table', TG_TABLE_NAME, 'schema', TG_TABLE_SCHEMA));
-  return new;
-end $$;`
-
-func psql(t *testing.T, url string, vars map[string]string, file string) (string, error) {
-	t.Helper()
-	bin, err := exec.LookPath("psql")
-	require.NoError(t, err, "psql is needed (scripts/db.sh installs it)")
-	args := []string{"-X", "-q", url, "-f", filepath.Join(testdb.Root(t), "deploy", "supabase", file)}
-	for k, v := range vars {
-		args = append(args, "-v", k+"="+v)
-	}
-	out, err := exec.Command(bin, args...).CombinedOutput()
-	return string(out), err
-}
 
 func TestWebhookRegistration(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	_, err := db.Pool.Exec(ctx, stubHooks)
+	_, err := db.Pool.Exec(ctx, sidecartest.StubWebhooks)
 	require.NoError(t, err)
 
 	// A secret with JSON-hostile characters proves the header is built, not pasted.
 	secret := `s3cr3t-"quoted"\and-long-enough`
 	vars := map[string]string{"sidecar_url": "https://sidecar.example.com/", "webhook_secret": secret}
 	for i := 0; i < 2; i++ { // re-running replaces, never duplicates
-		out, err := psql(t, db.URL, vars, "register-webhooks.sql")
+		out, err := sidecartest.Psql(t, db.URL, vars, "register-webhooks.sql")
 		require.NoError(t, err, out)
 	}
 	// One webhook, on the table of the catalogue whose inserts are the notices.
@@ -92,7 +64,7 @@ func TestWebhookRegistration(t *testing.T) {
 	require.Equal(t, "email_templates", p.Record["table_name"])
 	require.Nil(t, p.OldRecord)
 
-	out, err := psql(t, db.URL, nil, "remove-webhooks.sql")
+	out, err := sidecartest.Psql(t, db.URL, nil, "remove-webhooks.sql")
 	require.NoError(t, err, out)
 	var n int
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from pg_trigger where tgname = 'talent_sidecar_webhook'`).Scan(&n))
@@ -120,10 +92,10 @@ func TestWebhookRegistrationRefusesBadInput(t *testing.T) {
 			_, err := db.Pool.Exec(ctx, "drop schema if exists supabase_functions cascade")
 			require.NoError(t, err)
 			if tc.stub {
-				_, err = db.Pool.Exec(ctx, stubHooks)
+				_, err = db.Pool.Exec(ctx, sidecartest.StubWebhooks)
 				require.NoError(t, err)
 			}
-			out, err := psql(t, db.URL, tc.vars, "register-webhooks.sql")
+			out, err := sidecartest.Psql(t, db.URL, tc.vars, "register-webhooks.sql")
 			require.Error(t, err, out)
 			require.Contains(t, out, tc.want)
 			if secret := tc.vars["webhook_secret"]; len(secret) > 0 {
