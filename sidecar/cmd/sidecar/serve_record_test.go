@@ -21,7 +21,6 @@ import (
 // The acceptance of "nothing lost on any input path": the database keeps the record
 // of every change the sidecar acts on, and each input only decides how soon.
 
-
 // review moves talents as an admin would, one PostgREST request each: approvals,
 // rejections (with a reason) and, by the super admin, deletes. It returns how many
 // of each it made.
