@@ -1,5 +1,6 @@
--- Deleting a talent: super_admin only; the deleter is recorded in sidecar.talent_deletions
--- in the same transaction; the audit log and the email history survive (set null).
+-- Deleting a talent: super_admin only; the deletion and who made it are recorded in
+-- sidecar.changes in the same transaction; the audit log and the email history
+-- survive (set null).
 begin;
 \ir _helpers.psql
 select plan(27);
@@ -20,16 +21,18 @@ select tests.as_user('talent');
 select is(tests.affected('delete from public.talent_profiles'), 0, 'a talent cannot delete their profile');
 select tests.as_user('admin');
 select is(tests.affected(format('delete from public.talent_profiles where id = %L', tests.id('talent.profile'))), 0, 'an admin cannot delete');
-select throws_ok('select * from sidecar.talent_deletions', '42501', null, 'API roles cannot read sidecar.talent_deletions');
+select throws_ok('select * from sidecar.changes', '42501', null, 'API roles cannot read sidecar.changes');
 
 select tests.as_user('super');
 select is(tests.affected(format('delete from public.talent_profiles where id = %L', tests.id('talent.profile'))), 1, 'a super_admin deletes');
-select throws_ok('select * from sidecar.talent_deletions', '42501', null, 'not even a super_admin reads the tombstones');
+select throws_ok('select * from sidecar.changes', '42501', null, 'not even a super_admin reads the change records');
 
 select tests.as_postgres();
-select results_eq(format('select deleted_by, deleted_role, xid = pg_current_xact_id() from sidecar.talent_deletions where talent_profile_id = %L', tests.id('talent.profile')),
-  format('values (%L::uuid, %L::text, true)', tests.id('super'), 'postgres/authenticated'),
-  'the tombstone names the super_admin, the role, and this transaction');
+select results_eq(format($$select actor_id, actor_role, op, old_row->>'email', new_row is null from sidecar.changes
+                            where row_key = 'talent:' || %L and op = 'DELETE'$$, tests.id('talent.profile')),
+  format('values (%L::uuid, %L::text, %L::text, %L::text, true)', tests.id('super'), 'super_admin', 'DELETE',
+         (select email from tests.ids where label = 'talent')),
+  'the change record names the super_admin and keeps the snapshot');
 select results_eq(format('select talent_profile_id, talent_email, admin_user_id from public.admin_actions where idempotency_key = %L', 'test:del:1'),
   format('values (null::uuid, %L::text, %L::uuid)', 'talent@example.com', tests.id('admin')),
   'the audit row survives with its snapshot, talent_profile_id set null');
@@ -41,11 +44,11 @@ select ok(exists (select 1 from auth.users where id = tests.id('talent')), 'the 
 
 select tests.as_service();
 select is(tests.affected(format('delete from public.talent_profiles where id = %L', tests.id('gone.profile'))), 1, 'service_role deletes');
-select results_eq(format('select deleted_by, deleted_role from sidecar.talent_deletions where talent_profile_id = %L', tests.id('gone.profile')),
-  $$values (null::uuid, 'postgres/service_role'::text)$$, 'a service deletion is recorded without an end-user actor');
-select is(tests.visible('sidecar.talent_deletions'), 2, 'service_role reads the tombstones');
-select throws_ok('insert into sidecar.talent_deletions (talent_profile_id, deleted_role) values (gen_random_uuid(), $$x$$)',
-  '42501', null, 'nobody forges tombstones through the API, not even service_role');
+select results_eq(format($$select actor_id, actor_role from sidecar.changes where row_key = 'talent:' || %L and op = 'DELETE'$$, tests.id('gone.profile')),
+  $$values (null::uuid, 'service'::text)$$, 'a service deletion is recorded without an end-user actor');
+select is(tests.visible('sidecar.changes', $$op = 'DELETE'$$), 2, 'service_role (the sidecar) reads the change records');
+select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_role) values ('talent:x', 'talent_profiles', 'DELETE', 'service')$$,
+  '42501', null, 'nobody forges change records through the API, not even service_role');
 
 -- Deleting the auth user (account removal) cascades to the profile and is recorded too.
 select tests.as_postgres();
@@ -53,8 +56,9 @@ select tests.new_user('leaver');
 select tests.new_profile('leaver', 'active');
 delete from auth.users where id = tests.id('leaver');
 select is_empty(format('select 1 from public.talent_profiles where id = %L', tests.id('leaver.profile')), 'removing the user removes the profile');
-select ok(exists (select 1 from sidecar.talent_deletions where talent_profile_id = tests.id('leaver.profile')), 'and records the deletion');
-select is((select deleted_by from sidecar.talent_deletions where talent_profile_id = tests.id('leaver.profile')), null::uuid,
+select ok(exists (select 1 from sidecar.changes where row_key = 'talent:' || tests.id('leaver.profile') and op = 'DELETE'),
+  'and records the deletion');
+select is((select actor_role from sidecar.changes where row_key = 'talent:' || tests.id('leaver.profile') and op = 'DELETE'), 'service',
   'with no end-user actor');
 
 -- The references are kept without foreign keys (migration 20261122000200): a trigger
