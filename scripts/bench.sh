@@ -16,13 +16,14 @@ run() { # name package bench-regexp benchtime
 }
 
 run rls          ./sidecar/internal/schematest  'RLS'                                     3s
+run records      ./sidecar/internal/schematest  'RecordTriggers'                          3000x
 run replication  ./sidecar/cmd/sidecar          'BacklogDrain|SteadyLatency'              1x
 run email        ./sidecar/internal/email       'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
 run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             2000x
 
 echo
 echo "Summary (custom metrics per benchmark; see README for what each means)"
-for f in rls replication email mediaguard; do
+for f in rls records replication email mediaguard; do
   awk -v group="$f" '/^Benchmark/ {
       line = group "  " $1 ":";
       for (i = 3; i < NF; i += 2) if ($(i+1) != "B/op" && $(i+1) != "allocs/op") line = line "  " $i " " $(i+1);

@@ -14,7 +14,8 @@ import (
 )
 
 func init() {
-	register("doctor", "check the database for everything the sidecar needs (exit 0 when all pass)",
+	register("doctor", "check the database for everything the sidecar needs and say which input modes it allows "+
+		"(exit 0 when the one REPLICATION_ENABLED selects is ready)",
 		func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return doctor.Main(ctx, args, os.Getenv, stdout, stderr)
 		})

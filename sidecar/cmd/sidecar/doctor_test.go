@@ -6,9 +6,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/doctor"
+	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
 func TestHealthURL(t *testing.T) {
@@ -51,4 +56,24 @@ func TestHealthcheckExitCodes(t *testing.T) {
 	srv.Close()
 	require.Equal(t, 1, dispatch(context.Background(), []string{"healthcheck", "--addr", ":" + port}, &out, &errb))
 	require.Equal(t, 2, dispatch(context.Background(), []string{"healthcheck", "--addr", "nonsense"}, &out, &errb))
+}
+
+// `sidecar doctor` on a freshly migrated database, before the sidecar first ran:
+// the publications and the slot are missing but the sidecar makes them, so both
+// modes are ready, and --replication picks the one whose verdict is the exit code.
+func TestDoctorSubcommand(t *testing.T) {
+	t.Parallel()
+	db := testdb.New(t)
+	for _, mode := range []string{"true", "false"} {
+		var out, errb bytes.Buffer
+		code := dispatch(context.Background(), []string{"doctor", "--database-url", db.URL, "--replication=" + mode,
+			"--slot", "doctor_cmd_" + strings.TrimPrefix(db.Name, "test_"), "--publication", "talent_sidecar",
+			"--migrations-dir", filepath.Join(testdb.Root(t), "migrations")}, &out, &errb)
+		t.Log("\n" + out.String() + errb.String())
+		require.Equal(t, doctor.ExitOK, code)
+		require.Contains(t, out.String(), "  replication: ready\n")
+		require.Contains(t, out.String(), "  webhooks only: ready")
+		selected := map[string]string{"true": "replication", "false": "webhooks only"}[mode]
+		require.True(t, strings.HasSuffix(out.String(), "REPLICATION_ENABLED="+mode+" selects "+selected+": ready\n"), out.String())
+	}
 }

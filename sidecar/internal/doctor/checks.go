@@ -3,51 +3,261 @@ package doctor
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
-// RequiredTables are the tables the sidecar consumes. Each must be in the
-// publication with REPLICA IDENTITY FULL so updates and deletes carry the old row.
-var RequiredTables = []string{
-	"public.talent_profiles",
-	"public.onboarding_progress",
-	"public.email_settings",
-	"public.email_templates",
+// Mode is what a check is needed for: either input mode, or one of them.
+type Mode int
+
+const (
+	Both         Mode = iota // needed whichever input runs: the change record and its catch-up
+	Replication              // REPLICATION_ENABLED=true: logical replication announces new records
+	WebhooksOnly             // REPLICATION_ENABLED=false: webhooks announce them, the catch-up backs them up
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Replication:
+		return "replication"
+	case WebhooksOnly:
+		return "webhooks only"
+	}
+	return "both modes"
 }
 
-// Result is one line of the checklist.
+// Result is one line of the checklist. A warning is OK (the mode works) but says
+// what to act on.
 type Result struct {
 	Name   string
+	Mode   Mode
 	OK     bool
+	Warn   bool
 	Detail string
-	Fix    string // set when !OK: what to run or change
+	Fix    string // set when !OK or Warn: what to run or change
+}
+
+// WebhookTrigger is the trigger deploy/supabase/register-webhooks.sql creates on
+// the change record table.
+const WebhookTrigger = "talent_sidecar_webhook"
+
+// slotMemory is where EnsureSlot remembers the slots it made.
+var slotMemory = change.Table{Schema: "sidecar", Name: "replication_slots"}
+
+// publicationWant is one publication as replication.EnsurePublication makes it:
+// the first of replication.Publications publishes the inserts of the change
+// records, the second the inserts and updates of the guarded tables. The tables
+// come from the catalogue; the operations are EnsurePublication's.
+type publicationWant struct {
+	Name    string
+	Tables  []string
+	Publish string // as pg_publication's flags read in EnsurePublication's order
+}
+
+func wantPublications(name string) []publicationWant {
+	names := replication.Publications(name)
+	return []publicationWant{
+		{Name: names[0], Tables: []string{change.Records.QualifiedName()}, Publish: "insert"},
+		{Name: names[1], Tables: change.Guarded(), Publish: "insert, update"},
+	}
 }
 
 // Evaluate runs every check over f. It is pure so tests can inject facts that
 // cannot be produced on a shared server.
 func Evaluate(f *Facts, opt Options) []Result {
-	return []Result{
+	var out []Result
+	add := func(m Mode, rs ...Result) {
+		for _, r := range rs {
+			r.Mode = m
+			out = append(out, r)
+		}
+	}
+	add(Both,
+		checkSession(opt),
+		checkMigrations(f, opt),
+		checkChangeRecord(f),
+		checkAccess("change record access", f, change.Records, f.Changes, changesPrivileges))
+	add(Replication,
 		checkWALLevel(f),
 		checkSlotsFree(f, opt),
 		checkSendersFree(f, opt),
 		checkRole(f),
-		checkReplicationConnection(f, opt),
-		checkPublication(f, opt),
+		checkReplicationConnection(f, opt))
+	for _, w := range wantPublications(opt.Publication) {
+		add(Replication, checkPublication(f, w))
+	}
+	add(Replication,
 		checkReplicaIdentity(f),
-		checkMigrations(f, opt),
+		checkAccess("slot memory access", f, slotMemory, f.SlotMemory, slotMemoryPrivileges),
 		checkSlot(f, opt),
 		checkSlotLag(f, opt),
-		checkWALKeep(f, opt),
+		checkWALKeep(f, opt))
+	add(WebhooksOnly, checkWebhook(f, opt))
+	return out
+}
+
+// Missing names the failed checks that keep mode m from working: its own and
+// those both modes need. Empty means the mode is ready.
+func Missing(results []Result, m Mode) []string {
+	return names(results, m, func(r Result) bool { return !r.OK })
+}
+
+// Warnings names the checks of mode m (and of both) that passed with a warning.
+func Warnings(results []Result, m Mode) []string {
+	return names(results, m, func(r Result) bool { return r.OK && r.Warn })
+}
+
+func names(results []Result, m Mode, pick func(Result) bool) []string {
+	var out []string
+	for _, r := range results {
+		if (r.Mode == Both || r.Mode == m) && pick(r) {
+			out = append(out, r.Name)
+		}
 	}
+	return out
 }
 
 func pass(name, detail string) Result { return Result{Name: name, OK: true, Detail: detail} }
+func warn(name, detail, fix string) Result {
+	return Result{Name: name, OK: true, Warn: true, Detail: detail, Fix: fix}
+}
 func fail(name, detail, fix string) Result {
 	return Result{Name: name, Detail: detail, Fix: fix}
+}
+
+const push = `supabase db push --db-url "$DATABASE_URL"`
+
+// checkSession refuses the transaction pooler: the sidecar's prepared statements
+// and its leader lock belong to a session, which a transaction pooler hands to
+// someone else after every transaction. The session pooler is fine for webhooks
+// only; the replication connection is refused by any pooler (see there).
+func checkSession(opt Options) Result {
+	const name = "session connection"
+	u, err := url.Parse(opt.DatabaseURL)
+	if err == nil && u.Port() == "6543" {
+		return fail(name, "port 6543 is Supavisor's transaction pooler, which gives each transaction another session",
+			"use the session pooler (the same host, port 5432) to run with webhooks only, "+
+				"or the direct connection db.<ref>.supabase.co:5432 for replication")
+	}
+	if opt.viaPooler() {
+		return pass(name, "session pooler: webhooks only (no pooler carries replication)")
+	}
+	return pass(name, "not through a transaction pooler")
+}
+
+// checkChangeRecord looks for sidecar.changes and the triggers that write it. The
+// migration names a recorded table's triggers <table>_record_<what>: one records its
+// changes, and deletes are recorded by it or by <table>_record_delete (a talent's
+// change trigger fires on updates only, as a new draft is nothing to act on).
+func checkChangeRecord(f *Facts) Result {
+	const name = "change record"
+	switch {
+	case f.RecordedErr != nil:
+		return fail(name, f.RecordedErr.Error(), "run doctor with the role the sidecar uses")
+	case f.AccessErr != nil:
+		return fail(name, f.AccessErr.Error(), "run doctor with the role the sidecar uses")
+	}
+	var missing, disabled, fixes []string
+	if f.Changes == nil {
+		missing = append(missing, change.Records.QualifiedName())
+	}
+	count := 0
+	for _, t := range change.Catalogue {
+		if !t.Recorded {
+			continue
+		}
+		table := t.QualifiedName()
+		triggers, ok := f.Recorded[table]
+		if !ok {
+			missing = append(missing, table)
+			continue
+		}
+		var changes, deletes bool
+		for _, tg := range triggers {
+			count++
+			changes = changes || tg.Name == t.Name+"_record_change"
+			deletes = deletes || (tg.Enabled && tg.Delete)
+			if !tg.Enabled {
+				disabled = append(disabled, tg.Name+" on "+table)
+				fixes = append(fixes, fmt.Sprintf("alter table %s enable trigger %s;", table, tg.Name))
+			}
+		}
+		switch {
+		case !changes:
+			missing = append(missing, "trigger "+t.Name+"_record_change on "+table)
+		case !deletes:
+			missing = append(missing, "trigger "+t.Name+"_record_delete on "+table)
+		}
+	}
+	var problems []string
+	if len(missing) > 0 {
+		problems = append(problems, "missing "+strings.Join(missing, ", "))
+		fixes = append([]string{push + " (migrations/*_change_record.sql makes them; when every migration is applied " +
+			"they were dropped by hand: re-create them as that migration does)"}, fixes...)
+	}
+	if len(disabled) > 0 {
+		problems = append(problems, "disabled: "+strings.Join(disabled, ", "))
+	}
+	if len(problems) > 0 {
+		return fail(name, strings.Join(problems, "; ")+" (changes there would never reach the sidecar, whichever the input)",
+			strings.Join(fixes, " "))
+	}
+	return pass(name, fmt.Sprintf("%s, written by %d triggers", change.Records.QualifiedName(), count))
+}
+
+// checkAccess checks what the sidecar does with one of its own tables. Both tables
+// have row level security on and no policy, so a role that does not bypass it
+// reads nothing and may write nothing, whatever its grants.
+func checkAccess(name string, f *Facts, table change.Table, a *TableAccess, privileges []string) Result {
+	qualified := table.QualifiedName()
+	if f.AccessErr != nil {
+		return fail(name, f.AccessErr.Error(), "run doctor with the role the sidecar uses")
+	}
+	if a == nil {
+		return fail(name, qualified+" does not exist", push)
+	}
+	role := quoteIdent(f.Role)
+	var lacking, fixes []string
+	if !a.SchemaUsage {
+		lacking = append(lacking, "USAGE on schema "+table.Schema)
+		fixes = append(fixes, fmt.Sprintf("grant usage on schema %s to %s;", table.Schema, role))
+	}
+	var grants []string
+	for _, p := range privileges {
+		if !a.Privileges[p] {
+			lacking = append(lacking, p)
+			grants = append(grants, strings.ToLower(strings.Replace(p, "(", " (", 1)))
+		}
+	}
+	if len(grants) > 0 {
+		fixes = append(fixes, fmt.Sprintf("grant %s on table %s to %s;", strings.Join(grants, ", "), qualified, role))
+	}
+	var problems []string
+	if len(lacking) > 0 {
+		problems = append(problems, fmt.Sprintf("role %s lacks %s on %s", f.Role, strings.Join(lacking, ", "), qualified))
+	}
+	if a.RLSApplies {
+		problems = append(problems, fmt.Sprintf("row level security hides every row of %s from %s (neither superuser, BYPASSRLS nor owner)", qualified, f.Role))
+		fixes = append(fixes, fmt.Sprintf("alter role %s bypassrls; (as a superuser)", role))
+	}
+	if len(problems) > 0 {
+		return fail(name, strings.Join(problems, "; "), strings.Join(fixes, " ")+
+			fmt.Sprintf(". The migrations grant the privileges to service_role, so grant service_role to %s; gives them too; "+
+				"BYPASSRLS is the role's own attribute", role))
+	}
+	held := make([]string, len(privileges))
+	for i, p := range privileges {
+		held[i] = strings.ToLower(p)
+	}
+	return pass(name, fmt.Sprintf("%s may %s %s", f.Role, strings.Join(held, ", "), qualified))
 }
 
 func checkWALLevel(f *Facts) Result {
@@ -77,10 +287,10 @@ func checkSlotsFree(f *Facts, opt Options) Result {
 	}
 	free := max - f.SlotsUsed
 	detail := fmt.Sprintf("%d of %d in use, %d free", f.SlotsUsed, max, free)
-	if f.Slot != nil {
+	if f.Slot != nil && f.Slot.WALStatus != "lost" {
 		return pass(name, detail+fmt.Sprintf("; slot %s already exists", opt.Slot))
 	}
-	if free >= 1 {
+	if free >= 1 || f.Slot != nil { // a lost slot is dropped before it is made anew
 		return pass(name, detail)
 	}
 	return fail(name, detail+fmt.Sprintf("; slot %s does not exist and none is free to create it", opt.Slot),
@@ -120,7 +330,7 @@ func checkRole(f *Facts) Result {
 	}
 	return fail(name, fmt.Sprintf("role %s has neither REPLICATION nor SUPERUSER", f.Role),
 		fmt.Sprintf("alter role %s with replication; (as a superuser; on hosted Supabase use the postgres role, "+
-			"which has REPLICATION, or on Postgres 17+ grant it from postgres)", quoteIdent(f.Role)))
+			"which has REPLICATION, or on Postgres 17+ grant it from postgres), or run with REPLICATION_ENABLED=false (webhooks only)", quoteIdent(f.Role)))
 }
 
 func checkReplicationConnection(f *Facts, opt Options) Result {
@@ -135,25 +345,40 @@ func checkReplicationConnection(f *Facts, opt Options) Result {
 		fix = "give the role REPLICATION (see \"role has REPLICATION\")"
 	case opt.viaPooler():
 		fix = "DATABASE_URL points at a connection pooler (port 6543 or *.pooler.supabase.com), which cannot carry replication: " +
-			"use the direct connection postgresql://postgres:<password>@db.<ref>.supabase.co:5432/postgres"
+			"use the direct connection postgresql://postgres:<password>@db.<ref>.supabase.co:5432/postgres, " +
+			"or run with REPLICATION_ENABLED=false (webhooks only)"
 	}
 	return fail(name, oneLine(f.ReplicationErr), fix)
 }
 
-func checkPublication(f *Facts, opt Options) Result {
-	name := "publication " + opt.Publication
-	all := strings.Join(RequiredTables, ", ")
+// checkPublication compares a publication with what EnsurePublication makes. A
+// missing or different one passes when the role may create or correct it, as the
+// sidecar then does at start; a different one is still worth a warning, since
+// something other than this release made it so.
+func checkPublication(f *Facts, w publicationWant) Result {
+	name := "publication " + w.Name
+	ident := quoteIdent(w.Name)
+	list := strings.Join(w.Tables, ", ")
+	create := fmt.Sprintf("create publication %s for table %s with (publish = '%s');", ident, list, w.Publish)
 	if f.PublicationErr != nil {
 		return fail(name, f.PublicationErr.Error(), "run doctor with the role the sidecar uses")
 	}
-	p := f.Publication
-	if p == nil {
-		return fail(name, "does not exist",
-			fmt.Sprintf("create publication %s for table %s; (the sidecar also creates it at start when its role owns the tables)",
-				quoteIdent(opt.Publication), all))
+	ownsAll := true
+	for _, t := range w.Tables {
+		ownsAll = ownsAll && f.Owns[t]
 	}
-	var missing, filtered []string
-	for _, t := range RequiredTables {
+	p := f.Publications[w.Name]
+	if p == nil {
+		if f.RoleSuper || (f.CanCreate && ownsAll) {
+			return pass(name, "does not exist yet; the sidecar creates it at start")
+		}
+		return fail(name, fmt.Sprintf("does not exist, and role %s may not create it (that needs CREATE on the database and owning %s)", f.Role, list),
+			create+" (as the tables' owner, e.g. postgres)")
+	}
+
+	var missing, extra, filtered []string
+	stale := false
+	for _, t := range w.Tables {
 		pt, ok := p.Tables[t]
 		switch {
 		case !ok:
@@ -162,58 +387,105 @@ func checkPublication(f *Facts, opt Options) Result {
 			filtered = append(filtered, t)
 		}
 	}
+	records := slices.Contains(w.Tables, change.Records.QualifiedName())
+	for t := range p.Tables {
+		if slices.Contains(w.Tables, t) {
+			continue
+		}
+		extra = append(extra, t)
+		// Watched tables in the records' publication: what releases before the
+		// change record published.
+		if schema, table, _ := strings.Cut(t, "."); records {
+			_, watched := change.Lookup(schema, table)
+			stale = stale || watched
+		}
+	}
+	sort.Strings(extra)
+	publishes := strings.Join(slices.DeleteFunc([]string{
+		ifThen(p.Insert, "insert"), ifThen(p.Update, "update"), ifThen(p.Delete, "delete"), ifThen(p.Truncate, "truncate"),
+	}, func(s string) bool { return s == "" }), ", ")
+
 	var problems, fixes []string
-	if len(missing) > 0 {
-		problems = append(problems, "missing "+strings.Join(missing, ", "))
-		fixes = append(fixes, fmt.Sprintf("alter publication %s add table %s;", quoteIdent(opt.Publication), strings.Join(missing, ", ")))
+	if p.AllTables {
+		problems = append(problems, "publishes FOR ALL TABLES")
+		fixes = append(fixes, fmt.Sprintf("drop publication %s;", ident), create)
+	} else {
+		if len(missing) > 0 {
+			problems = append(problems, "missing "+strings.Join(missing, ", "))
+		}
+		if len(extra) > 0 {
+			problems = append(problems, "also publishes "+strings.Join(extra, ", "))
+		}
+		if len(filtered) > 0 {
+			problems = append(problems, "row filter or column list on "+strings.Join(filtered, ", ")+" (the sidecar needs whole rows)")
+		}
+		if len(missing)+len(extra)+len(filtered) > 0 {
+			fixes = append(fixes, fmt.Sprintf("alter publication %s set table %s;", ident, list))
+		}
 	}
-	if len(filtered) > 0 {
-		problems = append(problems, "row filter or column list on "+strings.Join(filtered, ", ")+" (the sidecar needs whole rows)")
-		fixes = append(fixes, fmt.Sprintf("alter publication %s set table %s;", quoteIdent(opt.Publication), all))
+	if publishes != w.Publish {
+		problems = append(problems, fmt.Sprintf("publishes %q, not %q", publishes, w.Publish))
+		if !p.AllTables {
+			fixes = append(fixes, fmt.Sprintf("alter publication %s set (publish = '%s');", ident, w.Publish))
+		}
 	}
-	if !p.Insert || !p.Update || !p.Delete {
-		problems = append(problems, fmt.Sprintf("publishes insert=%t update=%t delete=%t", p.Insert, p.Update, p.Delete))
-		fixes = append(fixes, fmt.Sprintf("alter publication %s set (publish = 'insert, update, delete, truncate');", quoteIdent(opt.Publication)))
+	if len(problems) == 0 {
+		return pass(name, fmt.Sprintf("publishes %s of %s", w.Publish, list))
 	}
-	if len(problems) > 0 {
-		return fail(name, strings.Join(problems, "; "), strings.Join(fixes, " "))
+	detail := strings.Join(problems, "; ")
+	if stale {
+		detail += " (the shape of a release before the change record, which published the watched tables themselves)"
 	}
-	detail := fmt.Sprintf("publishes all %d tables", len(RequiredTables))
-	if extra := len(p.Tables) - len(RequiredTables); extra > 0 {
-		detail += fmt.Sprintf(" (and %d other tables the sidecar ignores)", extra)
+	// EnsurePublication sets the tables when their names differ and the operations
+	// when they differ: it cannot change a FOR ALL TABLES publication, and leaves a
+	// filter on the right tables alone.
+	corrects := !p.AllTables && (f.RoleSuper || (p.Owned && ownsAll)) &&
+		(len(filtered) == 0 || len(missing)+len(extra) > 0)
+	if corrects {
+		return warn(name, detail+"; the sidecar corrects it at start", strings.Join(fixes, " "))
 	}
-	return pass(name, detail)
+	return fail(name, detail, strings.Join(fixes, " ")+" (as the publication's owner, e.g. postgres)")
+}
+
+func ifThen(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
 }
 
 var identityNames = map[string]string{"d": "DEFAULT", "n": "NOTHING", "f": "FULL", "i": "USING INDEX"}
 
+// checkReplicaIdentity: the guarded tables stream their updates to the media
+// guard, which compares the new row with the old one (and takes unchanged TOASTed
+// values from it); only REPLICA IDENTITY FULL sends the whole old row.
 func checkReplicaIdentity(f *Facts) Result {
 	const name = "REPLICA IDENTITY FULL"
 	if f.ReplicaIdentityErr != nil {
 		return fail(name, f.ReplicaIdentityErr.Error(), "run doctor with the role the sidecar uses")
 	}
+	guarded := change.Guarded()
 	var bad, fixes []string
-	for _, t := range RequiredTables {
+	for _, t := range guarded {
 		ident, ok := f.ReplicaIdentity[t]
 		switch {
 		case !ok:
 			bad = append(bad, t+" does not exist")
-			fixes = append(fixes, "apply the migrations: supabase db push --db-url \"$DATABASE_URL\"")
+			fixes = append(fixes, "apply the migrations: "+push)
 		case ident != "f":
 			bad = append(bad, fmt.Sprintf("%s is %s", t, identityNames[ident]))
 			fixes = append(fixes, fmt.Sprintf("alter table %s replica identity full;", t))
 		}
 	}
 	if len(bad) == 0 {
-		return pass(name, fmt.Sprintf("all %d tables", len(RequiredTables)))
+		return pass(name, fmt.Sprintf("all %d guarded tables", len(guarded)))
 	}
-	return fail(name, strings.Join(bad, "; ")+" (updates and deletes would lack the old row)",
+	return fail(name, strings.Join(bad, "; ")+" (streamed updates would lack the old row the media guard compares with)",
 		strings.Join(dedupe(fixes), " ")+" (the migrations set this; a database that lost it was changed by hand)")
 }
 
 func checkMigrations(f *Facts, opt Options) Result {
 	const name = "migrations applied"
-	push := "supabase db push --db-url \"$DATABASE_URL\""
 	switch {
 	case f.HistoryErr != nil:
 		return fail(name, f.HistoryErr.Error(),
@@ -260,20 +532,30 @@ func newestApplied(applied map[string]bool) string {
 	return newest
 }
 
+// checkSlot: a missing or lost slot is made anew by the sidecar at start, and the
+// catch-up applies the change records written in the gap, so either only warns
+// when this database had the slot before (the sidecar logs it at error level).
 func checkSlot(f *Facts, opt Options) Result {
 	name := "replication slot " + opt.Slot
 	if f.SlotErr != nil {
 		return fail(name, f.SlotErr.Error(), "run doctor with the role the sidecar uses")
 	}
+	canCreate := f.RoleSuper || f.RoleReplication
+	cannot := "this role cannot create it (no REPLICATION)"
+	gap := "the sidecar creates it anew at start, logs the loss at error level and counts it, and the catch-up applies the change records of the gap"
+	runbook := "nothing is lost; find out why (deploy/RUNBOOK.md, lost slot)"
 	s := f.Slot
 	if s == nil {
-		if f.RoleSuper || f.RoleReplication {
-			return pass(name, "does not exist yet; the sidecar creates it at start (changes committed before that are not streamed)")
+		switch {
+		case !canCreate:
+			return fail(name, "does not exist and "+cannot, "see \"role has REPLICATION\"")
+		case f.SlotRemembered:
+			return warn(name, "lost: missing, though this database had it (dropped, or not carried over by a failover); "+gap, runbook)
 		}
-		return fail(name, "does not exist and this role cannot create it (no REPLICATION)", "see \"role has REPLICATION\"")
+		return pass(name, "does not exist yet; the sidecar creates it at start (the catch-up applies records written before)")
 	}
 	drop := fmt.Sprintf("stop every sidecar, then: select pg_drop_replication_slot('%s'); the sidecar recreates it at start "+
-		"(changes in between are not streamed: re-send them, see deploy/RUNBOOK.md)", opt.Slot)
+		"(the catch-up applies the change records written in between)", opt.Slot)
 	switch {
 	case s.SlotType != "logical":
 		return fail(name, "is a "+s.SlotType+" slot, not logical", "choose another REPLICATION_SLOT, or "+drop)
@@ -283,7 +565,11 @@ func checkSlot(f *Facts, opt Options) Result {
 		return fail(name, fmt.Sprintf("belongs to database %q, not %q", s.Database, f.Database),
 			"choose another REPLICATION_SLOT for this database (slot names are cluster-wide)")
 	case s.WALStatus == "lost":
-		return fail(name, "wal_status = lost: the server removed WAL the slot still needed (max_slot_wal_keep_size exceeded); the slot cannot stream", drop)
+		lost := "lost: wal_status = lost, the server removed WAL the slot still needed (max_slot_wal_keep_size exceeded)"
+		if !canCreate {
+			return fail(name, lost+", and "+cannot+" anew", drop)
+		}
+		return warn(name, lost+"; "+gap, runbook+"; keep a sidecar streaming, or raise max_slot_wal_keep_size if it fell behind while running")
 	}
 	state := "inactive (no sidecar is streaming)"
 	if s.Active {
@@ -301,6 +587,9 @@ func checkSlotLag(f *Facts, opt Options) Result {
 	s := f.Slot
 	if f.SlotErr != nil || s == nil {
 		return pass(name, "no slot yet")
+	}
+	if s.WALStatus == "lost" {
+		return pass(name, "the slot is lost: nothing to measure")
 	}
 	if s.LagErr != nil {
 		return fail(name, "cannot compute lag: "+s.LagErr.Error(),
@@ -341,6 +630,61 @@ func checkWALKeep(f *Facts, opt Options) Result {
 			FormatBytes(opt.MaxLagBytes))
 	}
 	return pass(name, detail)
+}
+
+// checkWebhook looks for the webhook register-webhooks.sql makes. It never fails:
+// webhooks are notices, and without them the catch-up still applies every change,
+// later. With replication they are optional; with webhooks only, a missing one
+// costs latency.
+func checkWebhook(f *Facts, opt Options) Result {
+	const name = "webhook registered"
+	records := change.Records.QualifiedName()
+	register := `psql "$DATABASE_URL" -v sidecar_url=https://<sidecar host> -v webhook_secret="$WEBHOOK_SECRET" ` +
+		"-f deploy/supabase/register-webhooks.sql"
+	latency := "each change waits for the next catch-up (CATCHUP_INTERVAL, 5s by default); nothing is lost"
+	if f.WebhooksErr != nil {
+		return warn(name, f.WebhooksErr.Error(), "run doctor with the role the sidecar uses")
+	}
+	var on *WebhookFacts
+	var stale []string
+	for i, w := range f.Webhooks {
+		if w.Table == records {
+			on = &f.Webhooks[i]
+		} else {
+			stale = append(stale, w.Table)
+		}
+	}
+	var problems []string
+	switch {
+	case on == nil:
+		if len(stale) == 0 && !opt.WebhooksOnly {
+			return pass(name, "none on "+records+": optional while replication runs; with webhooks only, "+latency)
+		}
+		problems = append(problems, "no "+WebhookTrigger+" trigger on "+records+": without it "+latency)
+	case !on.Enabled:
+		problems = append(problems, WebhookTrigger+" on "+records+" is disabled: "+latency)
+	case !on.Insert:
+		problems = append(problems, WebhookTrigger+" on "+records+" does not fire on insert: "+latency)
+	case on.Function != "supabase_functions.http_request":
+		problems = append(problems, fmt.Sprintf("%s on %s executes %s, not supabase_functions.http_request", WebhookTrigger, records, on.Function))
+	}
+	if len(stale) > 0 {
+		problems = append(problems, "also on "+strings.Join(stale, ", ")+
+			" (a release before the change record): those deliveries announce nothing the record does not")
+	}
+	if len(problems) > 0 {
+		return warn(name, strings.Join(problems, "; "), register+" (it also removes the old ones)")
+	}
+	return pass(name, "on "+records+", posting to "+safeURL(on.URL))
+}
+
+// safeURL shows a webhook's address without anything that could be a credential.
+func safeURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "an address that is not a URL"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
 }
 
 // oneLine renders a driver error on one line: the server's own message when there

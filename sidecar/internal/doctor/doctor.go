@@ -1,8 +1,13 @@
-// Package doctor checks a target database for everything the sidecar needs —
-// logical WAL, slots and WAL senders to spare, a role allowed to replicate, the
-// publication and replica identities, the migrations, and the slot's health — and
-// prints a checklist that says how to fix each failure. Ops run it before the first
-// deploy and whenever replication misbehaves (`sidecar doctor`).
+// Package doctor checks a target database for everything the sidecar needs and
+// says which of its two input modes the database allows with the role it runs as:
+// replication (logical WAL, slots and WAL senders to spare, a role allowed to
+// replicate, the publications, the slot's health) and webhooks only (through the
+// session pooler, say). Both need the migrations, the change record and the right
+// to claim its records; webhooks are optional with replication and a matter of
+// latency without it, since the catch-up applies every record either way. It prints
+// a checklist that says how to fix each failure, ending with each mode's verdict.
+// Ops run it before the first deploy and whenever an input misbehaves (`sidecar
+// doctor`).
 package doctor
 
 import (
@@ -21,12 +26,14 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
 // Exit codes of Main.
 const (
-	ExitOK      = 0 // every check passed
-	ExitFailed  = 1 // at least one check failed
+	ExitOK      = 0 // the mode REPLICATION_ENABLED selects is ready (checks of the other may fail)
+	ExitFailed  = 1 // a check that mode needs failed
 	ExitUsage   = 2 // bad flags or URL, or the database could not be reached
 	defaultName = "talent_sidecar"
 )
@@ -36,16 +43,27 @@ const DefaultMaxLag int64 = 256 << 20
 
 // Options say what to check. Slot and Publication default to the sidecar's own
 // defaults (REPLICATION_SLOT, PUBLICATION); Migrations to the versions built in.
+// WebhooksOnly is REPLICATION_ENABLED=false: the mode whose readiness decides the
+// exit code (the zero value is the sidecar's default, replication).
 type Options struct {
-	DatabaseURL string
-	Slot        string
-	Publication string
-	MaxLagBytes int64
-	Migrations  []string
-	Timeout     time.Duration
+	DatabaseURL  string
+	Slot         string
+	Publication  string
+	WebhooksOnly bool
+	MaxLagBytes  int64
+	Migrations   []string
+	Timeout      time.Duration
 }
 
 var namePattern = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
+
+// Mode is the input mode the options select.
+func (o Options) Mode() Mode {
+	if o.WebhooksOnly {
+		return WebhooksOnly
+	}
+	return Replication
+}
 
 // viaPooler reports whether the URL looks like Supabase's pooler (Supavisor),
 // which cannot carry a replication connection.
@@ -71,12 +89,18 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	opt := Options{}
 	fs.StringVar(&opt.DatabaseURL, "database-url", getenv("DATABASE_URL"), "database to check (default $DATABASE_URL)")
 	fs.StringVar(&opt.Slot, "slot", env("REPLICATION_SLOT", defaultName), "replication slot name (default $REPLICATION_SLOT or talent_sidecar)")
-	fs.StringVar(&opt.Publication, "publication", env("PUBLICATION", defaultName), "publication name (default $PUBLICATION or talent_sidecar)")
+	fs.StringVar(&opt.Publication, "publication", env("PUBLICATION", defaultName), "publication name; <name>_media is the second (default $PUBLICATION or talent_sidecar)")
+	// Read as go-envconfig reads REPLICATION_ENABLED for the sidecar: strconv.ParseBool.
+	replicationEnv := env("REPLICATION_ENABLED", "true")
+	replicationDefault, envErr := strconv.ParseBool(replicationEnv)
+	replicationOn := fs.Bool("replication", replicationDefault,
+		"the mode whose readiness sets the exit code: true for replication, false for webhooks only (default $REPLICATION_ENABLED or true)")
 	maxLag := fs.String("max-lag", FormatBytes(DefaultMaxLag), "slot lag above which the lag check fails (e.g. 0, 64MB, 1GB)")
 	dir := fs.String("migrations-dir", "", "read migration versions from this directory instead of the list built into the binary")
 	fs.DurationVar(&opt.Timeout, "timeout", 20*time.Second, "time allowed for connecting and checking")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sidecar doctor [flags]\n\nChecks the database for everything the sidecar needs; exit 0 when all pass, 1 when a check fails, 2 on bad input.")
+		fmt.Fprintln(stderr, "usage: sidecar doctor [flags]\n\nChecks the database for everything the sidecar needs and says which input modes it allows;\n"+
+			"exit 0 when the mode --replication selects is ready, 1 when it is not, 2 on bad input.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -86,6 +110,13 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintf(stderr, "doctor: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
 	}
+	explicit := false
+	fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "replication" })
+	if envErr != nil && !explicit {
+		fmt.Fprintf(stderr, "doctor: REPLICATION_ENABLED=%q is not true or false\n", replicationEnv)
+		return ExitUsage
+	}
+	opt.WebhooksOnly = !*replicationOn
 	var err error
 	if opt.MaxLagBytes, err = ParseBytes(*maxLag); err != nil {
 		fmt.Fprintf(stderr, "doctor: --max-lag: %v\n", err)
@@ -104,10 +135,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return ExitUsage
 	}
 	Print(stdout, opt, results)
-	for _, r := range results {
-		if !r.OK {
-			return ExitFailed
-		}
+	if len(Missing(results, opt.Mode())) > 0 {
+		return ExitFailed
 	}
 	return ExitOK
 }
@@ -129,10 +158,12 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return nil, fmt.Errorf("%w: database URL must look like postgresql://user:password@host:5432/postgres", ErrInput)
 	}
-	for flagName, v := range map[string]string{"slot": opt.Slot, "publication": opt.Publication} {
-		if !namePattern.MatchString(v) {
-			return nil, fmt.Errorf("%w: --%s must be 1-63 characters of a-z, 0-9 and _, got %q", ErrInput, flagName, v)
-		}
+	if !namePattern.MatchString(opt.Slot) {
+		return nil, fmt.Errorf("%w: --slot must be 1-63 characters of a-z, 0-9 and _, got %q", ErrInput, opt.Slot)
+	}
+	// The second publication adds _media, and it too must fit in 63.
+	if !namePattern.MatchString(opt.Publication) || len(opt.Publication) > 57 {
+		return nil, fmt.Errorf("%w: --publication must be 1-57 characters of a-z, 0-9 and _ (<name>_media is the second), got %q", ErrInput, opt.Publication)
 	}
 	cfg, err := pgx.ParseConfig(opt.DatabaseURL)
 	if err != nil {
@@ -179,27 +210,80 @@ func redact(err error, u *url.URL) string {
 	return msg
 }
 
-// Print writes the checklist: one line per check, the fix under each failure.
+// Print writes the checklist, grouped by the mode each check serves, with the fix
+// under each failure and warning, and ends with each mode's verdict and what the
+// configuration selects.
 func Print(w io.Writer, opt Options, results []Result) {
 	u, _ := url.Parse(opt.DatabaseURL)
-	fmt.Fprintf(w, "sidecar doctor: %s (slot %s, publication %s)\n\n", where(u), opt.Slot, opt.Publication)
+	pubs := replication.Publications(opt.Publication)
+	fmt.Fprintf(w, "sidecar doctor: %s (slot %s, publications %s)\n", where(u), opt.Slot, strings.Join(pubs, " and "))
 	width := 0
 	for _, r := range results {
 		width = max(width, len([]rune(r.Name)))
 	}
-	passed := 0
-	for _, r := range results {
-		mark := "✗"
-		if r.OK {
-			mark = "✓"
-			passed++
-		}
-		fmt.Fprintf(w, "%s %-*s  %s\n", mark, width, r.Name, r.Detail)
-		if !r.OK && r.Fix != "" {
-			fmt.Fprintf(w, "  %*s  fix: %s\n", width, "", r.Fix)
+	passed, warned := 0, 0
+	for _, m := range []Mode{Both, Replication, WebhooksOnly} {
+		heading := false
+		for _, r := range results {
+			if r.Mode != m {
+				continue
+			}
+			if !heading {
+				fmt.Fprintf(w, "\n%s\n", m)
+				heading = true
+			}
+			mark := "✗"
+			switch {
+			case r.Warn:
+				mark = "!"
+				warned++
+				passed++
+			case r.OK:
+				mark = "✓"
+				passed++
+			}
+			fmt.Fprintf(w, "%s %-*s  %s\n", mark, width, r.Name, r.Detail)
+			if (!r.OK || r.Warn) && r.Fix != "" {
+				fmt.Fprintf(w, "  %*s  fix: %s\n", width, "", r.Fix)
+			}
 		}
 	}
-	fmt.Fprintf(w, "\n%d of %d checks passed\n", passed, len(results))
+	fmt.Fprintf(w, "\n%d of %d checks passed", passed, len(results))
+	if warned > 0 {
+		fmt.Fprintf(w, " (%d with a warning)", warned)
+	}
+	fmt.Fprintf(w, "\n\n%s, this database allows:\n", withRole(u))
+	for _, m := range []Mode{Replication, WebhooksOnly} {
+		fmt.Fprintf(w, "  %s\n", Verdict(results, m))
+	}
+	selected := "REPLICATION_ENABLED=true selects replication"
+	if opt.WebhooksOnly {
+		selected = "REPLICATION_ENABLED=false selects webhooks only"
+	}
+	if len(Missing(results, opt.Mode())) == 0 {
+		fmt.Fprintf(w, "%s: ready\n", selected)
+	} else {
+		fmt.Fprintf(w, "%s: not ready\n", selected)
+	}
+}
+
+// Verdict is one mode's line of the summary: "replication: ready", or "webhooks
+// only: not available — missing: …".
+func Verdict(results []Result, m Mode) string {
+	if missing := Missing(results, m); len(missing) > 0 {
+		return fmt.Sprintf("%s: not available — missing: %s", m, strings.Join(missing, ", "))
+	}
+	if warnings := Warnings(results, m); len(warnings) > 0 {
+		return fmt.Sprintf("%s: ready (warnings: %s)", m, strings.Join(warnings, ", "))
+	}
+	return fmt.Sprintf("%s: ready", m)
+}
+
+func withRole(u *url.URL) string {
+	if u != nil && u.User != nil && u.User.Username() != "" {
+		return "with role " + u.User.Username()
+	}
+	return "with this connection's role"
 }
 
 var migrationFile = regexp.MustCompile(`^([0-9]{14})_[A-Za-z0-9_-]+\.sql$`)

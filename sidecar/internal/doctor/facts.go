@@ -1,15 +1,19 @@
 package doctor
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
 // Facts is everything the checks look at, read from the target database in one
@@ -26,21 +30,41 @@ type Facts struct {
 	SlotsUsed, SendersUsed int
 	UsageErr               error
 
-	Role                       string
-	RoleSuper, RoleReplication bool
-	RoleErr                    error
+	Role                                      string
+	RoleSuper, RoleReplication, RoleBypassRLS bool
+	RoleErr                                   error
 
 	// ReplicationErr is the result of opening a replication connection and
 	// running IDENTIFY_SYSTEM, which is what the sidecar does first.
 	ReplicationErr error
 
-	Publication    *PublicationFacts // nil when the publication does not exist
+	// Publications holds the stream's publications (replication.Publications) by
+	// name; a name that does not exist maps to nil.
+	Publications   map[string]*PublicationFacts
 	PublicationErr error
+	// CanCreate: the role has CREATE on the database, which creating a publication
+	// needs besides owning its tables. Owns maps each table a publication should
+	// hold to whether the role has its owner's privileges.
+	CanCreate bool
+	Owns      map[string]bool
 
-	// ReplicaIdentity maps each required table that exists to pg_class.relreplident
+	// ReplicaIdentity maps each guarded table that exists to pg_class.relreplident
 	// ('d' default, 'n' nothing, 'f' full, 'i' index).
 	ReplicaIdentity    map[string]string
 	ReplicaIdentityErr error
+
+	// Recorded maps each recorded table of the catalogue that exists to the
+	// triggers named <table>_record_* on it; Changes describes sidecar.changes and
+	// SlotMemory sidecar.replication_slots (nil when missing).
+	Recorded    map[string][]TriggerFacts
+	RecordedErr error
+	Changes     *TableAccess
+	SlotMemory  *TableAccess
+	AccessErr   error
+
+	// Webhooks lists every trigger named WebhookTrigger, on whatever table.
+	Webhooks    []WebhookFacts
+	WebhooksErr error
 
 	// Applied holds the versions in supabase_migrations.schema_migrations;
 	// HistoryMissing is set when that table does not exist.
@@ -50,18 +74,51 @@ type Facts struct {
 
 	Slot    *SlotFacts // nil when the slot does not exist
 	SlotErr error
+	// SlotRemembered: sidecar.replication_slots names the slot, so this database
+	// had it before; a missing slot was then lost, not never made. False when
+	// that table cannot be read.
+	SlotRemembered bool
 }
 
-// PublicationFacts describes the sidecar's publication.
+// PublicationFacts describes one of the sidecar's publications.
 type PublicationFacts struct {
-	AllTables              bool
-	Insert, Update, Delete bool
-	Tables                 map[string]PublishedTable // "schema.table" -> details
+	AllTables                        bool
+	Insert, Update, Delete, Truncate bool
+	Owned                            bool                      // the role has its owner's privileges (may alter it)
+	Tables                           map[string]PublishedTable // "schema.table" -> details
 }
 
 // PublishedTable is one table of the publication.
 type PublishedTable struct {
 	RowFilter, ColumnList bool
+}
+
+// TriggerFacts is one trigger: whether it fires (enabled for ordinary sessions)
+// and on which operations.
+type TriggerFacts struct {
+	Name                   string
+	Enabled                bool
+	Insert, Update, Delete bool
+}
+
+// TableAccess is what the role may do with one of the sidecar's own tables.
+// Privileges maps each privilege asked for ("SELECT", "UPDATE(processed_at)", …)
+// to whether the role holds it.
+type TableAccess struct {
+	SchemaUsage bool
+	Privileges  map[string]bool
+	// RLS is on, and the role is subject to it: it is neither superuser nor
+	// BYPASSRLS, nor the owner of a table that does not force it. The sidecar's
+	// tables have RLS on and no policy, so such a role sees no row at all.
+	RLSApplies bool
+}
+
+// WebhookFacts is one trigger named WebhookTrigger.
+type WebhookFacts struct {
+	Table           string // schema.table
+	Enabled, Insert bool
+	Function        string // schema.name of the function it executes
+	URL             string // its first argument (the other arguments hold the secret: never read)
 }
 
 // SlotFacts describes the sidecar's replication slot.
@@ -75,6 +132,15 @@ type SlotFacts struct {
 
 // settingNames are read from pg_settings (readable by any role).
 var settingNames = []string{"wal_level", "max_replication_slots", "max_wal_senders", "max_slot_wal_keep_size"}
+
+// Privileges the sidecar uses on its own tables: the catch-up reads and prunes
+// the change records and the pipeline claims them (a row lock needs an UPDATE
+// privilege, which processed_at gives); EnsureSlot remembers its slot with an
+// upsert that returns a value.
+var (
+	changesPrivileges    = []string{"SELECT", "UPDATE(processed_at)", "DELETE"}
+	slotMemoryPrivileges = []string{"SELECT", "INSERT", "UPDATE"}
+)
 
 // Gather reads the facts with conn (an ordinary connection) and tries a replication
 // connection with replCfg. It returns an error only when conn itself fails; every
@@ -99,13 +165,32 @@ func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Opt
 	f.UsageErr = conn.QueryRow(ctx, `select (select count(*) from pg_replication_slots),
 		(select count(*) from pg_stat_activity where backend_type = 'walsender')`).Scan(&f.SlotsUsed, &f.SendersUsed)
 
-	f.RoleErr = conn.QueryRow(ctx, `select rolsuper, rolreplication from pg_roles where rolname = current_user`).
-		Scan(&f.RoleSuper, &f.RoleReplication)
+	f.RoleErr = conn.QueryRow(ctx, `select rolsuper, rolreplication, rolbypassrls from pg_roles where rolname = current_user`).
+		Scan(&f.RoleSuper, &f.RoleReplication, &f.RoleBypassRLS)
 
-	f.Publication, f.PublicationErr = readPublication(ctx, conn, opt.Publication)
+	f.Publications = map[string]*PublicationFacts{}
+	for _, w := range wantPublications(opt.Publication) {
+		p, err := readPublication(ctx, conn, w.Name)
+		if err != nil {
+			f.PublicationErr = err
+			break
+		}
+		f.Publications[w.Name] = p
+	}
+	if f.PublicationErr == nil {
+		f.CanCreate, f.Owns, f.PublicationErr = readOwnership(ctx, conn)
+	}
 	f.ReplicaIdentity, f.ReplicaIdentityErr = readReplicaIdentity(ctx, conn)
+	f.Recorded, f.RecordedErr = readRecordTriggers(ctx, conn)
+	if f.Changes, f.AccessErr = readAccess(ctx, conn, change.Records, changesPrivileges); f.AccessErr == nil {
+		f.SlotMemory, f.AccessErr = readAccess(ctx, conn, slotMemory, slotMemoryPrivileges)
+	}
+	f.Webhooks, f.WebhooksErr = readWebhooks(ctx, conn)
 	f.Applied, f.HistoryMissing, f.HistoryErr = readHistory(ctx, conn)
 	f.Slot, f.SlotErr = readSlot(ctx, conn, opt.Slot)
+	// Best effort: a role that may not read the table cannot have the slot
+	// remembered either, and the access check says so.
+	_ = conn.QueryRow(ctx, `select true from sidecar.replication_slots where slot_name = $1`, opt.Slot).Scan(&f.SlotRemembered)
 
 	if replCfg != nil {
 		f.ReplicationErr = identifySystem(ctx, replCfg)
@@ -129,8 +214,9 @@ func collect(ctx context.Context, conn *pgx.Conn, sql string, args []any, each f
 
 func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*PublicationFacts, error) {
 	p := &PublicationFacts{Tables: map[string]PublishedTable{}}
-	err := conn.QueryRow(ctx, `select puballtables, pubinsert, pubupdate, pubdelete from pg_publication where pubname = $1`, name).
-		Scan(&p.AllTables, &p.Insert, &p.Update, &p.Delete)
+	err := conn.QueryRow(ctx, `select puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pg_has_role(pubowner, 'USAGE')
+		from pg_publication where pubname = $1`, name).
+		Scan(&p.AllTables, &p.Insert, &p.Update, &p.Delete, &p.Truncate, &p.Owned)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -139,14 +225,17 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*Publica
 	}
 	// pg_publication_tables expands FOR ALL TABLES and FOR TABLES IN SCHEMA too;
 	// pg_publication_rel carries PG 15's per-table row filters and column lists.
+	// Joined by oid: casting a name to regclass needs USAGE on its schema, which
+	// the role may lack for sidecar.
 	err = collect(ctx, conn, `
 		select t.schemaname || '.' || t.tablename,
 		       coalesce(r.prqual is not null, false),
 		       coalesce(r.prattrs is not null, false)
 		from pg_publication_tables t
 		join pg_publication p on p.pubname = t.pubname
-		left join pg_publication_rel r
-		  on r.prpubid = p.oid and r.prrelid = format('%I.%I', t.schemaname, t.tablename)::regclass
+		join pg_namespace n on n.nspname = t.schemaname
+		join pg_class c on c.relnamespace = n.oid and c.relname = t.tablename
+		left join pg_publication_rel r on r.prpubid = p.oid and r.prrelid = c.oid
 		where t.pubname = $1`, []any{name}, func(r pgx.Rows) error {
 		var n string
 		var pt PublishedTable
@@ -168,7 +257,7 @@ func readReplicaIdentity(ctx context.Context, conn *pgx.Conn) (map[string]string
 		select n.nspname || '.' || c.relname, c.relreplident::text
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
 		where n.nspname || '.' || c.relname = any($1) and c.relkind in ('r', 'p')`,
-		[]any{RequiredTables}, func(r pgx.Rows) error {
+		[]any{change.Guarded()}, func(r pgx.Rows) error {
 			var n, ident string
 			if err := r.Scan(&n, &ident); err != nil {
 				return err
@@ -178,6 +267,139 @@ func readReplicaIdentity(ctx context.Context, conn *pgx.Conn) (map[string]string
 		})
 	if err != nil {
 		return nil, fmt.Errorf("reading replica identities: %w", err)
+	}
+	return out, nil
+}
+
+// readOwnership reads what creating or correcting a publication needs: CREATE on
+// the database, and the privileges of each wanted table's owner.
+func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, error) {
+	var canCreate bool
+	if err := conn.QueryRow(ctx, `select has_database_privilege(current_database(), 'CREATE')`).Scan(&canCreate); err != nil {
+		return false, nil, fmt.Errorf("reading database privileges: %w", err)
+	}
+	var tables []string
+	for _, w := range wantPublications("") {
+		tables = append(tables, w.Tables...)
+	}
+	owns := map[string]bool{}
+	err := collect(ctx, conn, `
+		select n.nspname || '.' || c.relname, pg_has_role(c.relowner, 'USAGE')
+		from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		where n.nspname || '.' || c.relname = any($1) and c.relkind in ('r', 'p')`,
+		[]any{tables}, func(r pgx.Rows) error {
+			var n string
+			var owned bool
+			if err := r.Scan(&n, &owned); err != nil {
+				return err
+			}
+			owns[n] = owned
+			return nil
+		})
+	if err != nil {
+		return false, nil, fmt.Errorf("reading table owners: %w", err)
+	}
+	return canCreate, owns, nil
+}
+
+// readRecordTriggers lists, for each recorded table of the catalogue that exists,
+// its triggers named <table>_record_* (the change record migration's names).
+func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]TriggerFacts, error) {
+	var tables []string
+	for _, t := range change.Catalogue {
+		if t.Recorded {
+			tables = append(tables, t.QualifiedName())
+		}
+	}
+	out := map[string][]TriggerFacts{}
+	err := collect(ctx, conn, `
+		select n.nspname || '.' || c.relname, t.tgname,
+		       coalesce(t.tgenabled in ('O', 'A'), false),
+		       coalesce(t.tgtype & 4 <> 0, false), coalesce(t.tgtype & 16 <> 0, false), coalesce(t.tgtype & 8 <> 0, false)
+		from pg_class c join pg_namespace n on n.oid = c.relnamespace
+		left join pg_trigger t on t.tgrelid = c.oid and not t.tgisinternal
+		                      and t.tgname like replace(c.relname, '_', '\_') || '\_record\_%'
+		where n.nspname || '.' || c.relname = any($1) and c.relkind in ('r', 'p')
+		order by 1, 2`,
+		[]any{tables}, func(r pgx.Rows) error {
+			var table string
+			var name *string
+			var tg TriggerFacts
+			if err := r.Scan(&table, &name, &tg.Enabled, &tg.Insert, &tg.Update, &tg.Delete); err != nil {
+				return err
+			}
+			if name == nil {
+				out[table] = []TriggerFacts{}
+				return nil
+			}
+			tg.Name = *name
+			out[table] = append(out[table], tg)
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("reading the change record triggers: %w", err)
+	}
+	return out, nil
+}
+
+// readAccess reads what the role may do with table (nil when it does not exist).
+// It goes by oid: naming a table in a schema the role may not use is an error.
+func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privileges []string) (*TableAccess, error) {
+	a := &TableAccess{Privileges: map[string]bool{}}
+	var oid uint32
+	err := conn.QueryRow(ctx, `
+		select c.oid, has_schema_privilege(n.oid, 'USAGE'),
+		       c.relrowsecurity and not (r.rolsuper or r.rolbypassrls
+		                                 or (pg_has_role(c.relowner, 'USAGE') and not c.relforcerowsecurity))
+		from pg_class c join pg_namespace n on n.oid = c.relnamespace, pg_roles r
+		where n.nspname = $1 and c.relname = $2 and r.rolname = current_user`,
+		table.Schema, table.Name).Scan(&oid, &a.SchemaUsage, &a.RLSApplies)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", table.QualifiedName(), err)
+	}
+	for _, p := range privileges {
+		var held bool
+		if priv, column, ok := strings.Cut(strings.TrimSuffix(p, ")"), "("); ok {
+			err = conn.QueryRow(ctx, `select has_column_privilege($1::oid, $2, $3)`, oid, column, priv).Scan(&held)
+		} else {
+			err = conn.QueryRow(ctx, `select has_table_privilege($1::oid, $2)`, oid, p).Scan(&held)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading privileges on %s: %w", table.QualifiedName(), err)
+		}
+		a.Privileges[p] = held
+	}
+	return a, nil
+}
+
+func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]WebhookFacts, error) {
+	var out []WebhookFacts
+	err := collect(ctx, conn, `
+		select n.nspname || '.' || c.relname, t.tgenabled in ('O', 'A'), t.tgtype & 4 <> 0,
+		       pn.nspname || '.' || p.proname, t.tgargs
+		from pg_trigger t
+		join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+		join pg_proc p on p.oid = t.tgfoid join pg_namespace pn on pn.oid = p.pronamespace
+		where t.tgname = $1 and not t.tgisinternal
+		order by 1`, []any{WebhookTrigger}, func(r pgx.Rows) error {
+		var w WebhookFacts
+		var args []byte
+		if err := r.Scan(&w.Table, &w.Enabled, &w.Insert, &w.Function, &args); err != nil {
+			return err
+		}
+		// Arguments are NUL-terminated; the first is the URL, the third the
+		// Authorization header, which must not reach the report.
+		if i := bytes.IndexByte(args, 0); i >= 0 {
+			w.URL = string(args[:i])
+		}
+		out = append(out, w)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the %s triggers: %w", WebhookTrigger, err)
 	}
 	return out, nil
 }

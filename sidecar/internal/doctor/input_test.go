@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
 func noEnv(string) string { return "" }
@@ -27,7 +29,8 @@ func TestBadInputExitsTwo(t *testing.T) {
 		{"bad URL parameter", []string{"--database-url", "postgresql://u:secretpw@127.0.0.1:5432/db?sslmode=bogus"}, "parsing database URL"},
 		{"unreachable", []string{"--database-url", "postgresql://postgres:secretpw@127.0.0.1:1/postgres", "--timeout", "3s"}, "connecting to postgres@127.0.0.1:1/postgres"},
 		{"hostile slot name", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--slot", "x'); drop table t; --"}, "--slot must be 1-63 characters"},
-		{"oversized publication name", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--publication", strings.Repeat("p", 64)}, "--publication must be 1-63"},
+		{"oversized publication name", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--publication", strings.Repeat("p", 58)}, "--publication must be 1-57"},
+		{"bad mode", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--replication=maybe"}, "invalid boolean value"},
 		{"bad lag", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--max-lag", "lots"}, "--max-lag"},
 		{"missing migrations dir", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--migrations-dir", "/nonexistent"}, "--migrations-dir"},
 		{"stray argument", []string{"now"}, `unexpected argument "now"`},
@@ -46,39 +49,89 @@ func TestBadInputExitsTwo(t *testing.T) {
 	}
 }
 
+// REPLICATION_ENABLED is read as the sidecar reads it; a value it would refuse is
+// bad input, unless --replication overrides it.
+func TestReplicationEnabledFromEnvironment(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	bad := func(name string) string {
+		return map[string]string{"DATABASE_URL": "postgresql://x@127.0.0.1:1/db", "REPLICATION_ENABLED": "yes"}[name]
+	}
+	require.Equal(t, ExitUsage, Main(context.Background(), nil, bad, &stdout, &stderr))
+	require.Contains(t, stderr.String(), `REPLICATION_ENABLED="yes" is not true or false`)
+	stderr.Reset()
+	require.Equal(t, ExitUsage, Main(context.Background(), []string{"--replication=false", "--timeout", "1s"}, bad, &stdout, &stderr))
+	require.Contains(t, stderr.String(), "connecting to", "the flag overrides the variable")
+}
+
 func TestRunMarksInputErrors(t *testing.T) {
 	_, err := Run(context.Background(), Options{DatabaseURL: "nope", Slot: "a", Publication: "b"})
 	require.True(t, errors.Is(err, ErrInput))
 }
 
+// injected is a healthy set of facts, as a superuser's would be, for the sidecar
+// set up by its defaults on a hosted project.
+func injected() *Facts {
+	pubs := map[string]*PublicationFacts{}
+	owns := map[string]bool{}
+	for _, w := range wantPublications("p") {
+		tables := map[string]PublishedTable{}
+		for _, t := range w.Tables {
+			tables[t] = PublishedTable{}
+			owns[t] = true
+		}
+		pubs[w.Name] = &PublicationFacts{Insert: true, Update: w.Publish == "insert, update", Owned: true, Tables: tables}
+	}
+	ident := map[string]string{}
+	for _, t := range change.Guarded() {
+		ident[t] = "f"
+	}
+	recorded := map[string][]TriggerFacts{}
+	for _, t := range change.Catalogue {
+		if t.Recorded {
+			recorded[t.QualifiedName()] = []TriggerFacts{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
+		}
+	}
+	access := func(privileges []string) *TableAccess {
+		a := &TableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
+		for _, p := range privileges {
+			a.Privileges[p] = true
+		}
+		return a
+	}
+	return &Facts{
+		Database:        "postgres",
+		Settings:        map[string]string{"wal_level": "logical", "max_replication_slots": "5", "max_wal_senders": "5", "max_slot_wal_keep_size": "4096"},
+		SlotsUsed:       1,
+		SendersUsed:     1,
+		Role:            "postgres",
+		RoleReplication: true,
+		RoleBypassRLS:   true,
+		Publications:    pubs,
+		CanCreate:       true,
+		Owns:            owns,
+		ReplicaIdentity: ident,
+		Recorded:        recorded,
+		Changes:         access(changesPrivileges),
+		SlotMemory:      access(slotMemoryPrivileges),
+		Webhooks: []WebhookFacts{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
+			Function: "supabase_functions.http_request", URL: "https://sidecar.example.com/webhooks/supabase"}},
+		Applied: map[string]bool{"20260101000000": true},
+		Slot:    &SlotFacts{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
+	}
+}
+
+var injectedOptions = Options{DatabaseURL: "postgresql://postgres@db.example.supabase.co:5432/postgres", Slot: "s", Publication: "p",
+	MaxLagBytes: 1 << 20, Migrations: []string{"20260101000000"}}
+
 // Facts that cannot be produced on the shared local server, injected.
 func TestEvaluateInjectedFacts(t *testing.T) {
 	t.Parallel()
-	opt := Options{DatabaseURL: "postgresql://postgres@db.example.supabase.co:5432/postgres", Slot: "s", Publication: "p", MaxLagBytes: 1 << 20, Migrations: []string{"20260101000000"}}
-	base := func() *Facts {
-		tables := map[string]PublishedTable{}
-		ident := map[string]string{}
-		for _, t := range RequiredTables {
-			tables[t] = PublishedTable{}
-			ident[t] = "f"
-		}
-		return &Facts{
-			Database:        "postgres",
-			Settings:        map[string]string{"wal_level": "logical", "max_replication_slots": "5", "max_wal_senders": "5", "max_slot_wal_keep_size": "4096"},
-			SlotsUsed:       1,
-			SendersUsed:     1,
-			Role:            "postgres",
-			RoleReplication: true,
-			Publication:     &PublicationFacts{Insert: true, Update: true, Delete: true, Tables: tables},
-			ReplicaIdentity: ident,
-			Applied:         map[string]bool{"20260101000000": true},
-			Slot:            &SlotFacts{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
-		}
-	}
 	for _, tc := range []struct {
 		name   string
 		mutate func(f *Facts, o *Options)
 		want   string // the one failing check; "" for none
+		warn   string // the one check passing with a warning; "" for none
 		detail string
 	}{
 		{name: "healthy", mutate: func(*Facts, *Options) {}},
@@ -87,40 +140,101 @@ func TestEvaluateInjectedFacts(t *testing.T) {
 		{name: "no free WAL sender", want: "WAL senders available", detail: "5 of 5 in use",
 			mutate: func(f *Facts, _ *Options) { f.SendersUsed = 5 }},
 		{name: "no free WAL sender but ours streams", mutate: func(f *Facts, _ *Options) { f.SendersUsed = 5; f.Slot.Active = true }},
-		{name: "slot lost", want: "replication slot s", detail: "wal_status = lost",
+		{name: "slot lost", warn: "replication slot s", detail: "lost: wal_status = lost",
 			mutate: func(f *Facts, _ *Options) { f.Slot.WALStatus = "lost" }},
+		{name: "slot lost, no slot free: it is dropped first", warn: "replication slot s", detail: "the catch-up applies the change records of the gap",
+			mutate: func(f *Facts, _ *Options) { f.Slot.WALStatus = "lost"; f.SlotsUsed = 5 }},
 		{name: "slot of another database", want: "replication slot s", detail: `belongs to database "other"`,
 			mutate: func(f *Facts, _ *Options) { f.Slot.Database = "other" }},
 		{name: "lag while streaming", want: "slot lag", detail: "2MB behind",
 			mutate: func(f *Facts, _ *Options) { f.Slot.Active = true; f.Slot.LagBytes = 2 << 20 }},
-		{name: "table missing", want: "REPLICA IDENTITY FULL", detail: "public.email_templates does not exist",
-			mutate: func(f *Facts, _ *Options) { delete(f.ReplicaIdentity, "public.email_templates") }},
-		{name: "pooler", want: "replication connection", detail: "server said",
-			mutate: func(f *Facts, o *Options) {
+		{name: "guarded table missing", want: "REPLICA IDENTITY FULL", detail: "public.onboarding_progress does not exist",
+			mutate: func(f *Facts, _ *Options) { delete(f.ReplicaIdentity, "public.onboarding_progress") }},
+		{name: "recorded table without triggers", want: "change record", detail: "missing trigger email_templates_record_change on public.email_templates",
+			mutate: func(f *Facts, _ *Options) { f.Recorded["public.email_templates"] = []TriggerFacts{} }},
+		{name: "no update privilege", want: "change record access", detail: "lacks UPDATE(processed_at)",
+			mutate: func(f *Facts, _ *Options) { f.Changes.Privileges["UPDATE(processed_at)"] = false }},
+		{name: "publication missing, not creatable", want: "publication p_media", detail: "may not create it",
+			mutate: func(f *Facts, _ *Options) { f.Publications["p_media"] = nil; f.CanCreate = false }},
+		{name: "publication missing, creatable", mutate: func(f *Facts, _ *Options) { f.Publications["p_media"] = nil }},
+		{name: "publication of another owner", want: "publication p", detail: "missing sidecar.changes",
+			mutate: func(f *Facts, _ *Options) {
+				f.Publications["p"].Tables = map[string]PublishedTable{}
+				f.Publications["p"].Owned = false
+			}},
+		{name: "transaction pooler", want: "session connection", detail: "transaction pooler",
+			mutate: func(_ *Facts, o *Options) {
 				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"
+			}},
+		{name: "session pooler", want: "replication connection", detail: "server said",
+			mutate: func(f *Facts, o *Options) {
+				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres"
 				f.ReplicationErr = errors.New("server said: something (SQLSTATE 08P01)")
 			}},
+		{name: "no webhook, replication", mutate: func(f *Facts, _ *Options) { f.Webhooks = nil }},
+		{name: "no webhook, webhooks only", warn: "webhook registered", detail: "waits for the next catch-up",
+			mutate: func(f *Facts, o *Options) { f.Webhooks = nil; o.WebhooksOnly = true }},
+		{name: "webhook disabled", warn: "webhook registered", detail: "is disabled",
+			mutate: func(f *Facts, _ *Options) { f.Webhooks[0].Enabled = false }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, o := base(), opt
+			f, o := injected(), injectedOptions
 			tc.mutate(f, &o)
-			var failed []Result
+			var failed, warned []Result
 			for _, r := range Evaluate(f, o) {
-				if !r.OK {
+				switch {
+				case !r.OK:
 					failed = append(failed, r)
+				case r.Warn:
+					warned = append(warned, r)
 				}
 			}
-			if tc.want == "" {
+			var got []Result
+			switch {
+			case tc.want != "":
+				require.Len(t, failed, 1, "%+v", failed)
+				require.Equal(t, tc.want, failed[0].Name)
+				got = failed
+			case tc.warn != "":
 				require.Empty(t, failed)
+				require.Len(t, warned, 1, "%+v", warned)
+				require.Equal(t, tc.warn, warned[0].Name)
+				got = warned
+			default:
+				require.Empty(t, failed)
+				require.Empty(t, warned)
 				return
 			}
-			require.Len(t, failed, 1, "%+v", failed)
-			require.Equal(t, tc.want, failed[0].Name)
-			require.Contains(t, failed[0].Detail, tc.detail)
-			require.NotEmpty(t, failed[0].Fix)
-			if tc.name == "pooler" {
-				require.Contains(t, failed[0].Fix, "db.<ref>.supabase.co:5432")
+			require.Contains(t, got[0].Detail, tc.detail)
+			require.NotEmpty(t, got[0].Fix)
+			if tc.name == "session pooler" {
+				require.Contains(t, got[0].Fix, "db.<ref>.supabase.co:5432")
+				require.Contains(t, got[0].Fix, "REPLICATION_ENABLED=false")
 			}
 		})
 	}
+}
+
+// Each mode's verdict counts its own checks and those both need, and nothing else.
+func TestVerdicts(t *testing.T) {
+	t.Parallel()
+	f, o := injected(), injectedOptions
+	f.RoleReplication = false
+	f.ReplicationErr = errors.New("server said: must be superuser or replication role to start walsender (SQLSTATE 42501)")
+	f.Webhooks = nil
+	o.WebhooksOnly = true
+	results := Evaluate(f, o)
+	require.Equal(t, []string{"role has REPLICATION", "replication connection"}, Missing(results, Replication))
+	require.Empty(t, Missing(results, WebhooksOnly))
+	require.Equal(t, []string{"webhook registered"}, Warnings(results, WebhooksOnly))
+	require.Empty(t, Warnings(results, Replication))
+	require.Equal(t, "replication: not available — missing: role has REPLICATION, replication connection", Verdict(results, Replication))
+	require.Equal(t, "webhooks only: ready (warnings: webhook registered)", Verdict(results, WebhooksOnly))
+
+	var b bytes.Buffer
+	Print(&b, o, results)
+	require.True(t, strings.HasSuffix(b.String(), "\n\nwith role postgres, this database allows:\n"+
+		"  replication: not available — missing: role has REPLICATION, replication connection\n"+
+		"  webhooks only: ready (warnings: webhook registered)\n"+
+		"REPLICATION_ENABLED=false selects webhooks only: ready\n"), b.String())
 }

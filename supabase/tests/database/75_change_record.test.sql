@@ -23,7 +23,7 @@ select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_r
   '42501', null, 'a talent cannot forge one');
 select throws_ok('update sidecar.changes set processed_at = now()', '42501', null, 'a talent cannot mark one processed');
 select throws_ok('delete from sidecar.changes', '42501', null, 'a talent cannot delete one');
-select throws_ok($$select private.change_actor_role(null)$$, '42501', null, 'a talent cannot call the actor helper');
+select throws_ok($$select private.change_actor_role(null, null)$$, '42501', null, 'a talent cannot call the actor helper');
 select tests.as_user('admin');
 select throws_ok('select * from sidecar.changes', '42501', null, 'an admin cannot read them');
 select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_role) values ('k', 't', 'UPDATE', 'admin')$$,
