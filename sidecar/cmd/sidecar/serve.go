@@ -21,6 +21,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
 	"github.com/talent-onboarding/backend/sidecar/internal/leader"
+	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/webhook"
@@ -116,7 +117,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		pool, pipe, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
-		SlotLost: catch.Wake,
+		SlotLost: catch.Wake, Keep: mediaguard.Touches,
 	}, pool, pipe, log, reg)
 	elector := &leader.Elector{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second, Log: log}
 

@@ -123,7 +123,7 @@ func BenchmarkBacklogDrain(b *testing.B) {
 		rcpu := sidecartest.BusyCPU(b)
 		rstart := time.Now()
 		cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", fmt.Sprint("bench_recv_", i), "--start", "--no-loop",
-			"-o", "proto_version=1", "-o", "publication_names=talent_sidecar", "-P", "pgoutput",
+			"-o", "proto_version=1", "-o", "publication_names=talent_sidecar,talent_sidecar_media", "-P", "pgoutput",
 			"--endpos", endLSN, "-f", "/dev/null")
 		out, err := cmd.CombinedOutput()
 		require.NoError(b, err, "%s", out)

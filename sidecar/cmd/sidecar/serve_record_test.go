@@ -312,3 +312,35 @@ func TestRoleWithoutReplication(t *testing.T) {
 		return sent >= a+r, err
 	}), "the outbox sends as that role too")
 }
+
+// The media guard reads rows from the stream (a write that bypassed the database's
+// guard shows only there): a row written with the guard trigger off is recorded in
+// media_violations once, by the streaming sidecar; a later status change of the same
+// row, which writes no guarded column, records nothing more.
+func TestMediaGuardSeesBypassesOnTheStream(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	ids := seedTalents(t, db.Pool, 1)
+	bin := sidecartest.Binary(t)
+	p := sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, nil))
+	require.NoError(t, p.WaitState("streaming", 15*time.Second))
+
+	const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+	_, err := db.Pool.Exec(ctx, `alter table public.talent_profiles disable trigger talent_profiles_z_media_guard`)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `update public.talent_profiles set freeform_text = $2 where id = $1`, ids[0], "data:image/png;base64,"+png)
+	require.NoError(t, err)
+	_, err = db.Pool.Exec(ctx, `alter table public.talent_profiles enable trigger talent_profiles_z_media_guard`)
+	require.NoError(t, err)
+	require.NoError(t, sidecartest.WaitFor(ctx, 15*time.Second, func() (bool, error) {
+		var n int
+		err := db.Pool.QueryRow(ctx, `select count(*) from public.media_violations where row_id = $1`, ids[0]).Scan(&n)
+		return n == 1, err
+	}), "the bypass is recorded")
+	_, err = transition(ctx, db.Pool, ids[0], "approved")
+	require.NoError(t, err)
+	effectsExactlyOnce(t, db, 1)
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.media_violations`).Scan(&n))
+	require.Equal(t, 1, n, "a status change writes no guarded column: nothing new")
+}

@@ -54,22 +54,17 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	if !Covered(ev.Table) || ev.New == nil || ev.Op == change.Delete {
 		return nil
 	}
+	cols := changedColumns(ev)
+	if len(cols) == 0 {
+		return nil
+	}
 	g, err := h.guard(ctx, tx)
 	if err != nil {
 		return err
 	}
 	var vs []Violation
-	for _, c := range Columns[ev.Table] {
-		v, ok := ev.New[c.name]
-		if !ok {
-			continue
-		}
-		if ev.Op == change.Update && ev.Old != nil {
-			if old, had := ev.Old[c.name]; had && reflect.DeepEqual(old, v) {
-				continue
-			}
-		}
-		vs = append(vs, g.Check(ev.Table, c.name, v)...)
+	for _, c := range cols {
+		vs = append(vs, g.Check(ev.Table, c, ev.New[c])...)
 	}
 	rowID := ev.New.Str("id")
 	for _, v := range vs {
@@ -89,6 +84,37 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 		}
 	}
 	return nil
+}
+
+// Touches reports whether ev writes a guarded column: an insert of a guarded
+// table, or an update that changes one. The replication input drops other rows
+// before they reach the pipeline (a status change, say, has nothing to check).
+func Touches(ev *change.Event) bool {
+	return len(changedColumns(ev)) > 0
+}
+
+// changedColumns lists the guarded columns ev writes: all of them on insert, the
+// ones an update changed (as the trigger checks them), so a legacy value is
+// reported by the event that wrote it and by `sidecar media scan`, not by every
+// later unrelated edit.
+func changedColumns(ev *change.Event) []string {
+	if ev.New == nil || ev.Op == change.Delete {
+		return nil
+	}
+	var out []string
+	for _, c := range Columns[ev.Table] {
+		v, ok := ev.New[c.name]
+		if !ok {
+			continue
+		}
+		if ev.Op == change.Update && ev.Old != nil {
+			if old, had := ev.Old[c.name]; had && reflect.DeepEqual(old, v) {
+				continue
+			}
+		}
+		out = append(out, c.name)
+	}
+	return out
 }
 
 // Watches names the streamed rows of the guarded tables: only the replication

@@ -40,6 +40,10 @@ type Config struct {
 	// anew: the records of the gap are pending in the database, and the catch-up
 	// should read them now.
 	SlotLost func()
+	// Keep, when set, says which streamed rows of the guarded tables go to the
+	// pipeline (the media guard's: rows that write a guarded column). Notices of
+	// change records always go.
+	Keep func(ev *change.Event) bool
 }
 
 // Stream consumes the slot. Run it (under the leadership lock) until its context ends.
@@ -338,6 +342,9 @@ func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowM
 	} else {
 		if ev, err = dec.event(m); err != nil {
 			return err
+		}
+		if s.cfg.Keep != nil && !s.cfg.Keep(ev) {
+			return nil
 		}
 		row := ev.New
 		if row == nil {
