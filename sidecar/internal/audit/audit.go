@@ -142,7 +142,8 @@ const insertSQL = `
 insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
    talent_email, talent_name, source, idempotency_key, committed_at)
-select t.id, r.action, r.reason, coalesce(r.admin_id::uuid, t.deleted_by), r.from_status, r.to_status,
+select t.id, r.action::public.admin_action_type, r.reason, coalesce(r.admin_id::uuid, t.deleted_by),
+       r.from_status::public.talent_status, r.to_status::public.talent_status,
        r.email, r.name, r.source, r.key, coalesce(r.committed_at, now())
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])

@@ -154,7 +154,7 @@ func TestBrokenStates(t *testing.T) {
 		{
 			name: "publication with a row filter",
 			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
-				exec(t, db, "alter publication talent_sidecar set table public.talent_profiles where (status <> 'draft'), "+
+				exec(t, db, "alter publication talent_sidecar set table public.talent_profiles where (user_id is not null), "+
 					"public.onboarding_progress, public.email_settings, public.email_templates")
 			},
 			want:   []string{"publication talent_sidecar"},

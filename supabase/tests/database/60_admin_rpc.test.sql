@@ -34,7 +34,7 @@ select throws_ok('select public.admin_analytics()', '42501', 'admin_analytics is
 
 select tests.as_user('admin');
 select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t1'), 'promote'),
-  '22023', 'unknown bulk action promote', 'an unknown action is refused by name');
+  '22P02', 'invalid input value for enum admin_bulk_action: "promote"', 'an unknown action is refused by name (the argument is an enum)');
 select throws_ok(format('select public.admin_bulk_update(%L, null)', tests.ids_of('t1')),
   '22023', 'unknown bulk action null', 'a null action is refused');
 select throws_ok($$select public.admin_bulk_update('{}', 'approve')$$, '22023', 'ids must name at least one talent profile', 'empty ids are refused');
@@ -56,7 +56,7 @@ select is((select count(*)::int from public.admin_bulk_update(tests.ids_of('t1',
 select is(tests.versions('t1', 't2', 't3'), array[3, 3, 2], 'one version bump per talent');
 select tests.as_postgres();
 select results_eq(format('select status, updated_by from public.talent_profiles where id = any (%L) order by id', tests.ids_of('t1', 't2')),
-  format('values (%L::text, %L::uuid), (%L, %L)', 'approved', tests.id('admin'), 'approved', tests.id('admin')),
+  format('values (%L::public.talent_status, %L::uuid), (%L, %L)', 'approved', tests.id('admin'), 'approved', tests.id('admin')),
   'approved and stamped with the admin');
 select tests.as_user('admin');
 select is((select status from public.admin_bulk_update(tests.ids_of('t3'), 'reject', 'Audio quality too low.')), 'rejected', 'bulk reject with a reason');
