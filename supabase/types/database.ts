@@ -574,7 +574,13 @@ export type Database = {
       }
       admin_analytics: {
         Args: { since?: string; until?: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["admin_analytics_result"]
+        SetofOptions: {
+          from: "*"
+          to: "admin_analytics_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       admin_bulk_update: {
         Args: {
@@ -758,7 +764,30 @@ export type Database = {
         | "inactive"
     }
     CompositeTypes: {
-      [_ in never]: never
+      admin_analytics_result: {
+        by_status:
+          | Database["public"]["CompositeTypes"]["talent_status_count"][]
+          | null
+        submissions_per_day:
+          | Database["public"]["CompositeTypes"]["talent_day_count"][]
+          | null
+        review_hours:
+          | Database["public"]["CompositeTypes"]["talent_review_hours"]
+          | null
+      }
+      talent_day_count: {
+        day: string | null
+        count: number | null
+      }
+      talent_review_hours: {
+        reviewed: number | null
+        avg: number | null
+        p50: number | null
+      }
+      talent_status_count: {
+        status: Database["public"]["Enums"]["talent_status"] | null
+        count: number | null
+      }
     }
   }
 }
