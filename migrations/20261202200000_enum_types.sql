@@ -114,7 +114,7 @@ begin
     raise exception 'at most 1000 profiles per bulk update, got %', cardinality(ids) using errcode = '22023';
   end if;
   target := case action
-    when 'approve' then 'approved'
+    when 'approve' then 'approved'::public.talent_status
     when 'reject' then 'rejected'
     when 'activate' then 'active'
     when 'deactivate' then 'inactive'

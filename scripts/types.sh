@@ -12,8 +12,8 @@
 # Node 20 or newer runs both (postgres-meta's formatter uses regular-expression syntax
 # Node 18 lacks). Without node or npm, apt installs Debian's; when that node is older
 # than 20 (Debian 12 has 18), a pinned Node binary comes from the npm registry into
-# .local/. Packages install with `npm ci` from the committed lockfiles, once per
-# lockfile change.
+# .local/. Packages install with `npm ci --ignore-scripts` (nothing here needs a build
+# step) from the committed lockfiles, once per lockfile change.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -68,7 +68,7 @@ npm_ci() {
   want="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -c1-64)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     log "npm ci in $dir"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
     echo "$want" > "$stamp"
   fi
 }
