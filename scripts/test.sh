@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: brings the local database up (installing what is missing), then runs
-# the pgTAP suite with pg_prove, the Supabase CLI checks and the Go tests.
+# the pgTAP suite with pg_prove, the Supabase CLI checks, the frontend contract
+# (generated types current, supabase/examples compiling) and the Go tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -39,15 +40,23 @@ run_cli() {
   scripts/db.sh cli db lint --db-url "$URL" --fail-on error --level warning
 }
 
+run_types() {
+  echo "== supabase/types/database.ts is what the migrations produce (scripts/types.sh check)"
+  scripts/types.sh check
+  echo "== supabase/examples compile against it (tsc --noEmit, strict)"
+  scripts/types.sh tsc
+}
+
 run_go() {
   echo "== go test ./..."
   go test -count=1 -timeout 40m ./...
 }
 
 case "$what" in
-  all) run_sql; run_cli; run_go ;;
+  all) run_sql; run_cli; run_types; run_go ;;
   sql) run_sql ;;
   cli) run_cli ;;
+  types) run_types ;;
   go) run_go ;;
-  *) echo "usage: $0 {all|sql|cli|go}" >&2; exit 2 ;;
+  *) echo "usage: $0 {all|sql|cli|types|go}" >&2; exit 2 ;;
 esac

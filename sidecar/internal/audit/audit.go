@@ -180,7 +180,8 @@ insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
    talent_email, talent_name, source, idempotency_key, committed_at, changed_columns, change_id)
 select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid for key share),
-       r.action, r.reason, r.admin_id::uuid, r.from_status, r.to_status,
+       r.action::public.admin_action_type, r.reason, r.admin_id::uuid,
+       r.from_status::public.talent_status, r.to_status::public.talent_status,
        r.email, r.name, r.source, r.key, r.at, r.changed::jsonb, r.change_id
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::text[], $13::bigint[])

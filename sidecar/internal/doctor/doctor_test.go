@@ -227,7 +227,7 @@ func TestBrokenStates(t *testing.T) {
 			// EnsurePublication leaves a filter on the right tables alone.
 			name: "publication with a row filter",
 			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
-				exec(t, db, "alter publication talent_sidecar_media set table public.talent_profiles where (status <> 'draft'), "+
+				exec(t, db, "alter publication talent_sidecar_media set table public.talent_profiles where (user_id is not null), "+
 					"public.onboarding_progress")
 			},
 			want:   []string{"publication talent_sidecar_media"},

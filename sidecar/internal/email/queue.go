@@ -221,7 +221,7 @@ const insertSQL = `
 insert into public.email_notifications
   (talent_profile_id, email_type, recipient_email, template_vars, status, last_error,
    idempotency_key, from_email, from_name, reply_to)
-select r.talent_id::uuid, r.tpl, r.recipient, r.vars::jsonb, r.status, r.why,
+select r.talent_id::uuid, r.tpl::public.email_type, r.recipient, r.vars::jsonb, r.status::public.email_status, r.why,
        r.key, r.from_email, r.from_name, r.reply_to
   from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
               $7::text[], $8::text[], $9::text[], $10::text[])

@@ -275,7 +275,7 @@ func TestQueueFloodCountReadsOnlyTheTalentsEmails(t *testing.T) {
 		p as (
 		  insert into talent_profiles (user_id, name, email) select id, email, email from u returning id, email)
 		insert into email_notifications (talent_profile_id, email_type, recipient_email, subject, content, status, idempotency_key, created_at)
-		select p.id, t, case t when 'admin_new_submission' then 'ops@example.com' else upper(p.email) end,
+		select p.id, t::public.email_type, case t when 'admin_new_submission' then 'ops@example.com' else upper(p.email) end,
 		       's', 'c', 'sent', p.id || t, now() - (k || ' minutes')::interval
 		  from p, unnest('{welcome,admin_new_submission,approval,activation}'::text[]) with ordinality x(t, k);
 		analyze email_notifications`)

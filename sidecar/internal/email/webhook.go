@@ -179,12 +179,12 @@ func (w *EventWebhook) apply(ctx context.Context, ev sgEvent) (bool, error) {
 		reason = reason[:2000]
 	}
 	tag, err := w.pool.Exec(ctx, `update public.email_notifications
-		set status = $3,
-			delivered_at = case when $3 = 'delivered' then $4 else delivered_at end,
-			bounce_reason = case when $3 = 'bounced' then $5 else null end,
+		set status = $3::public.email_status,
+			delivered_at = case when $3::public.email_status = 'delivered' then $4 else delivered_at end,
+			bounce_reason = case when $3::public.email_status = 'bounced' then $5 else null end,
 			last_event_at = $4, updated_at = now()
 		where (($1 <> '' and idempotency_key = $1) or ($1 = '' and $2 <> '' and provider_message_id = $2))
-		  and (last_event_at is null or last_event_at < $4 or (last_event_at = $4 and $3 = 'bounced' and status <> 'bounced'))`,
+		  and (last_event_at is null or last_event_at < $4 or (last_event_at = $4 and $3::public.email_status = 'bounced' and status <> 'bounced'))`,
 		key, msgID, status, at, reason)
 	if err != nil {
 		return false, fmt.Errorf("updating email status: %w", err)

@@ -98,7 +98,7 @@ select tests.as_service();
 select lives_ok(format('insert into public.admin_users (id, role) values (%L, %L)', tests.id('talent_c'), 'admin'),
   'service_role creates admins');
 select throws_ok(format('insert into public.admin_users (id, role) values (%L, %L)', tests.id('talent_b'), 'owner'),
-  '23514', null, 'admin_users.role is admin or super_admin');
+  '22P02', null, 'admin_users.role is admin or super_admin (an enum)');
 select is(tests.affected(format('delete from public.admin_users where id = %L', tests.id('talent_c'))), 1, 'service_role removes admins');
 
 -- admin_actions: read by admins, written by the sidecar only ---------------------
@@ -120,12 +120,12 @@ select lives_ok($$insert into public.admin_actions (action_type, source, idempot
 select throws_ok($$insert into public.admin_actions (action_type, source, idempotency_key) values ('activate', 'webhook', 'test:svc:1')$$,
   '23505', null, 'the idempotency key is unique');
 select throws_ok($$insert into public.admin_actions (action_type, source, idempotency_key) values ('promote', 'webhook', 'test:svc:2')$$,
-  '23514', null, 'action_type is one of the known actions');
+  '22P02', null, 'action_type is one of the known actions (an enum)');
 
 -- email_notifications: a talent reads their own emails, admins all --------------
 select tests.as_user('talent_a');
 select results_eq('select email_type from public.email_notifications order by email_type',
-  $$values ('welcome'::text)$$, 'a talent sees their own emails, not the admin notice about them');
+  $$values ('welcome'::public.email_type)$$, 'a talent sees their own emails, not the admin notice about them');
 select throws_ok($$insert into public.email_notifications (email_type, recipient_email, subject, content, idempotency_key) values ('welcome', 'x@example.com', 's', 'c', 'forged')$$,
   '42501', null, 'a talent cannot queue emails');
 select throws_ok($$update public.email_notifications set status = 'delivered'$$, '42501', null, 'a talent cannot update emails');
@@ -145,7 +145,7 @@ select tests.as_service();
 select is(tests.affected($$update public.email_notifications set status = 'sent', sent_at = now() where idempotency_key = 'test:welcome:a'$$),
   1, 'service_role updates emails');
 select throws_ok($$update public.email_notifications set status = 'opened' where idempotency_key = 'test:welcome:a'$$,
-  '23514', null, 'email status is one of queued, sent, delivered, failed, bounced');
+  '22P02', null, 'email status is one of queued, sent, delivered, failed, bounced (an enum)');
 
 -- sidecar_dead_letters --------------------------------------------------------
 select tests.as_user('talent_a');

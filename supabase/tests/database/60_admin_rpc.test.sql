@@ -2,7 +2,7 @@
 -- one row change (one version bump) per talent, all or nothing.
 begin;
 \ir _helpers.psql
-select plan(26);
+select plan(27);
 
 select tests.new_user('talent');
 select tests.new_user('admin', 'admin');
@@ -34,7 +34,7 @@ select throws_ok('select public.admin_analytics()', '42501', 'admin_analytics is
 
 select tests.as_user('admin');
 select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t1'), 'promote'),
-  '22023', 'unknown bulk action promote', 'an unknown action is refused by name');
+  '22P02', 'invalid input value for enum admin_bulk_action: "promote"', 'an unknown action is refused by name (the argument is an enum)');
 select throws_ok(format('select public.admin_bulk_update(%L, null)', tests.ids_of('t1')),
   '22023', 'unknown bulk action null', 'a null action is refused');
 select throws_ok($$select public.admin_bulk_update('{}', 'approve')$$, '22023', 'ids must name at least one talent profile', 'empty ids are refused');
@@ -56,7 +56,7 @@ select is((select count(*)::int from public.admin_bulk_update(tests.ids_of('t1',
 select is(tests.versions('t1', 't2', 't3'), array[3, 3, 2], 'one version bump per talent');
 select tests.as_postgres();
 select results_eq(format('select status, updated_by from public.talent_profiles where id = any (%L) order by id', tests.ids_of('t1', 't2')),
-  format('values (%L::text, %L::uuid), (%L, %L)', 'approved', tests.id('admin'), 'approved', tests.id('admin')),
+  format('values (%L::public.talent_status, %L::uuid), (%L, %L)', 'approved', tests.id('admin'), 'approved', tests.id('admin')),
   'approved and stamped with the admin');
 select tests.as_user('admin');
 select is((select status from public.admin_bulk_update(tests.ids_of('t3'), 'reject', 'Audio quality too low.')), 'rejected', 'bulk reject with a reason');
@@ -66,8 +66,14 @@ select is((select count(*)::int from public.admin_bulk_update(tests.ids_of('t1')
 select is((select count(*)::int from public.admin_bulk_update(tests.ids_of('t3'), 'reopen')), 1, 'bulk reopen');
 select is(tests.versions('t1', 't2', 't3'), array[5, 4, 4], 'each call bumped each talent once');
 
-select ok(public.admin_analytics() ?& array['by_status', 'submissions_per_day', 'review_hours'], 'analytics has its three figures');
-select cmp_ok((public.admin_analytics() -> 'by_status' ->> 'active')::int, '>=', 1, 'analytics counts by status through RLS');
+select ok((select a.by_status is not null and a.submissions_per_day is not null and (a.review_hours).reviewed is not null
+             from public.admin_analytics() a), 'analytics has its three figures');
+select cmp_ok((select s.count from public.admin_analytics() a, unnest(a.by_status) s where s.status = 'active')::int, '>=', 1,
+  'analytics counts by status through RLS');
+select is((select jsonb_build_array(e ->> 'status', jsonb_typeof(e -> 'count'))
+             from public.admin_analytics() a, jsonb_array_elements(to_jsonb(a) -> 'by_status') with ordinality x(e, n) where n = 1),
+  '["draft", "number"]'::jsonb,
+  'by_status as PostgREST serialises it: a list of {status, count} in lifecycle order');
 select throws_ok($$select public.admin_analytics(now(), now() - interval '1 day')$$, '22023', 'since must not be after until', 'a reversed range is refused');
 
 select * from finish();

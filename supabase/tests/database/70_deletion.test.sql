@@ -74,7 +74,7 @@ insert into public.admin_actions (talent_profile_id, action_type, admin_user_id,
 select tests.id(l || '.profile'), 'activate', tests.id('admin'), 'approved', 'active', l || '@example.com', l, 'replication', 'test:bulk:' || l || ':' || i
   from unnest(array['a1', 'a2']) l, generate_series(1, 2) i;
 insert into public.email_notifications (talent_profile_id, email_type, recipient_email, subject, content, idempotency_key)
-select tests.id(l || '.profile'), e, l || '@example.com', 's', 'c', 'test:bulk:' || l || ':' || e
+select tests.id(l || '.profile'), e::public.email_type, l || '@example.com', 's', 'c', 'test:bulk:' || l || ':' || e
   from unnest(array['a1', 'a2']) l, unnest(array['activation', 'admin_new_submission']) e;
 
 -- Computed relationships stand in for the foreign keys in PostgREST's embedding, and
@@ -86,7 +86,7 @@ select is((select count(*)::int from public.talent_profiles t, public.admin_acti
   'and the audit rows of a talent');
 select tests.as_user('a1');
 select results_eq($$select e.email_type from public.talent_profiles t, public.email_notifications(t) e$$,
-  $$values ('activation'::text)$$, 'a talent embeds their own emails, not the notice sent to admins');
+  $$values ('activation'::public.email_type)$$, 'a talent embeds their own emails, not the notice sent to admins');
 select is((select count(*)::int from public.talent_profiles t, public.admin_actions(t) a), 0,
   'and no audit rows, which only admins read');
 select tests.as_anon();

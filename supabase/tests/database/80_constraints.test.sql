@@ -48,7 +48,7 @@ select is(tests.set($$email = 'TAKEN@example.com'$$),
   '23505: duplicate key value violates unique constraint "talent_profiles_email_key"',
   'emails are unique regardless of case (the key is not disclosed to the caller)');
 select throws_ok($$update public.talent_profiles set status = 'archived' where user_id = auth.uid()$$,
-  '23514', 'invalid status transition draft -> archived', 'an unknown status is refused');
+  '22P02', 'invalid input value for enum talent_status: "archived"', 'an unknown status is refused (status is an enum)');
 
 -- onboarding_progress
 select throws_ok($$update public.onboarding_progress set form_data = '[1, 2]' where user_id = auth.uid()$$,

@@ -4,10 +4,10 @@ begin;
 select plan(5);
 
 select results_eq($$select u.email::text, a.role from auth.users u join public.admin_users a on a.id = u.id order by u.email$$,
-  $$values ('admin@example.com'::text, 'admin'::text), ('superadmin@example.com', 'super_admin')$$,
+  $$values ('admin@example.com'::text, 'admin'::public.admin_role), ('superadmin@example.com', 'super_admin')$$,
   'the demo admin and super_admin exist');
 select results_eq($$select email, status from public.talent_profiles where user_id::text like '00000000-0000-4000-b000-%' order by user_id$$,
-  $$values ('maya.okafor@example.com'::text, 'draft'::text), ('lucas.moreau@example.com', 'submitted'),
+  $$values ('maya.okafor@example.com'::text, 'draft'::public.talent_status), ('lucas.moreau@example.com', 'submitted'),
            ('priya.raman@example.com', 'approved'), ('daniel.kim@example.com', 'active'),
            ('sofia.lindqvist@example.com', 'inactive'), ('tom.becker@example.com', 'rejected')$$,
   'the demo talents are in six states');

@@ -1,0 +1,142 @@
+-- Closed sets as Postgres enums, so the database's own types say what it enforces.
+--
+-- Until now the closed sets were `text` columns with check constraints. Both refuse
+-- the same values, but only an enum reaches the frontend's generated TypeScript
+-- (`make types`, postgres-meta): an enum becomes a string union, `text` with a check
+-- becomes `string`. The labels are those of the checks this migration replaces; the
+-- order of talent_status is the lifecycle's (it is the sort order of `order by status`).
+--
+-- What changes for callers: a value outside the set is refused with 22P02
+-- (invalid_text_representation, PostgREST: HTTP 400) instead of 23514; comparisons with
+-- literals (`status = 'draft'`, `in (...)`) work as before; a value that is typed `text`
+-- (a variable, a `$1::text[]` element) must be cast to the enum to be compared with or
+-- stored in one of these columns.
+
+create type public.talent_status as enum
+  ('draft', 'submitted', 'approved', 'rejected', 'active', 'inactive');
+comment on type public.talent_status is
+  'A talent profile''s status; the transitions between them are the state machine''s (talent_profiles_before_write).';
+
+create type public.admin_role as enum ('admin', 'super_admin');
+comment on type public.admin_role is 'What an admin may do: super_admin may also delete talents.';
+
+create type public.admin_action_type as enum
+  ('approve', 'reject', 'activate', 'deactivate', 'reopen', 'delete', 'edit');
+comment on type public.admin_action_type is 'An admin action in the audit log (admin_actions.action_type).';
+
+create type public.email_type as enum
+  ('welcome', 'admin_new_submission', 'approval', 'rejection', 'activation', 'deactivation');
+comment on type public.email_type is 'Which email: one template each (email_templates.name).';
+
+create type public.email_status as enum ('queued', 'sent', 'delivered', 'failed', 'bounced');
+comment on type public.email_status is 'Where an email is: queued by the sidecar, sent, then delivered or bounced; or failed.';
+
+-- The actions admin_bulk_update performs (deleting is not one: a super_admin deletes rows).
+create type public.admin_bulk_action as enum ('approve', 'reject', 'activate', 'deactivate', 'reopen');
+comment on type public.admin_bulk_action is 'What admin_bulk_update does to every profile it names.';
+
+-- Dependents that a change of column type cannot carry over: the checks (enums make
+-- them redundant), defaults and the partial index compare with `text`; the one policy
+-- on these columns (policies may not survive a type change) is dropped here and made
+-- again from policies/ by the generated migration that follows this one.
+alter table public.talent_profiles drop constraint talent_profiles_status_check;
+alter table public.admin_users drop constraint admin_users_role_check;
+alter table public.admin_actions drop constraint admin_actions_action_type_check;
+alter table public.email_notifications drop constraint email_notifications_status_check;
+alter table public.email_notifications drop constraint email_notifications_email_type_check;
+alter table public.email_templates drop constraint email_templates_name_check;
+drop index public.email_notifications_due_idx;
+drop policy email_notifications_select on public.email_notifications;
+
+alter table public.talent_profiles
+  alter column status drop default,
+  alter column status type public.talent_status using status::public.talent_status,
+  alter column status set default 'draft';
+
+alter table public.admin_users
+  alter column role drop default,
+  alter column role type public.admin_role using role::public.admin_role,
+  alter column role set default 'admin';
+
+alter table public.admin_actions
+  alter column action_type type public.admin_action_type using action_type::public.admin_action_type,
+  alter column from_status type public.talent_status using from_status::public.talent_status,
+  alter column to_status type public.talent_status using to_status::public.talent_status;
+
+alter table public.email_notifications
+  alter column status drop default,
+  alter column status type public.email_status using status::public.email_status,
+  alter column status set default 'queued',
+  alter column email_type type public.email_type using email_type::public.email_type;
+
+alter table public.email_templates
+  alter column name type public.email_type using name::public.email_type;
+
+create index email_notifications_due_idx on public.email_notifications (next_attempt_at) where status = 'queued';
+
+-- The state machine's helpers take text; the trigger calls them with the columns, so
+-- give them talent_status overloads (the trigger itself is unchanged).
+create function private.talent_transition_actor(from_status public.talent_status, to_status public.talent_status)
+returns text
+language sql immutable
+set search_path = ''
+as $$
+  select private.talent_transition_actor(from_status::text, to_status::text)
+$$;
+
+create function private.talent_allowed_next(from_status public.talent_status) returns text
+language sql immutable
+set search_path = ''
+as $$
+  select private.talent_allowed_next(from_status::text)
+$$;
+
+-- admin_bulk_update takes its action as an enum, so a client (and its generated types)
+-- can name only the actions it performs; otherwise as in 20261121001100_admin_rpc.sql.
+drop function public.admin_bulk_update(uuid[], text, text);
+create function public.admin_bulk_update(ids uuid[], action public.admin_bulk_action, reason text default null)
+returns setof public.talent_profiles
+language plpgsql
+security invoker
+set search_path = ''
+as $$
+declare
+  target public.talent_status;
+  found_count integer;
+begin
+  if not (select private.is_admin()) then
+    raise exception 'admin_bulk_update is for admins only' using errcode = '42501';
+  end if;
+  if ids is null or cardinality(ids) = 0 then
+    raise exception 'ids must name at least one talent profile' using errcode = '22023';
+  end if;
+  if cardinality(ids) > 1000 then
+    raise exception 'at most 1000 profiles per bulk update, got %', cardinality(ids) using errcode = '22023';
+  end if;
+  target := case action
+    when 'approve' then 'approved'::public.talent_status
+    when 'reject' then 'rejected'
+    when 'activate' then 'active'
+    when 'deactivate' then 'inactive'
+    when 'reopen' then 'draft'
+  end;
+  if target is null then
+    raise exception 'unknown bulk action %', coalesce(action::text, 'null')
+      using errcode = '22023', hint = 'Use approve, reject, activate, deactivate or reopen.';
+  end if;
+  select count(*) into found_count from public.talent_profiles p where p.id = any (ids);
+  if found_count <> (select count(distinct i) from unnest(ids) i) then
+    raise exception 'some ids do not name a talent profile' using errcode = '22023';
+  end if;
+  return query
+    update public.talent_profiles p
+       set status = target,
+           rejection_reason = case when action = 'reject' then reason else p.rejection_reason end
+     where p.id = any (ids)
+    returning p.*;
+end
+$$;
+comment on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) is
+  'Bulk review: one row change (and so one audit row) per talent; all or nothing.';
+revoke all on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) from public, anon;
+grant execute on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) to authenticated, service_role;
