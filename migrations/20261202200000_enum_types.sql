@@ -47,6 +47,8 @@ alter table public.email_notifications drop constraint email_notifications_email
 alter table public.email_templates drop constraint email_templates_name_check;
 drop index public.email_notifications_due_idx;
 drop policy email_notifications_select on public.email_notifications;
+-- The change record's trigger names status in its WHEN clause; it is made again below.
+drop trigger talent_profiles_record_change on public.talent_profiles;
 
 alter table public.talent_profiles
   alter column status drop default,
@@ -73,6 +75,14 @@ alter table public.email_templates
   alter column name type public.email_type using name::public.email_type;
 
 create index email_notifications_due_idx on public.email_notifications (next_attempt_at) where status = 'queued';
+
+create trigger talent_profiles_record_change
+  after update on public.talent_profiles
+  for each row
+  when (old.status is distinct from new.status
+        or old.admin_notes is distinct from new.admin_notes
+        or old.rejection_reason is distinct from new.rejection_reason)
+  execute function private.record_talent_change();
 
 -- The state machine's helpers take text; the trigger calls them with the columns, so
 -- give them talent_status overloads (the trigger itself is unchanged).
