@@ -17,6 +17,8 @@ export type Database = {
           action_reason: string | null
           action_type: Database["public"]["Enums"]["admin_action_type"]
           admin_user_id: string | null
+          change_id: number | null
+          changed_columns: Json | null
           committed_at: string | null
           created_at: string
           from_status: Database["public"]["Enums"]["talent_status"] | null
@@ -59,6 +61,8 @@ export type Database = {
           action_reason?: string | null
           action_type: Database["public"]["Enums"]["admin_action_type"]
           admin_user_id?: string | null
+          change_id?: number | null
+          changed_columns?: Json | null
           committed_at?: string | null
           created_at?: string
           from_status?: Database["public"]["Enums"]["talent_status"] | null
@@ -74,6 +78,8 @@ export type Database = {
           action_reason?: string | null
           action_type?: Database["public"]["Enums"]["admin_action_type"]
           admin_user_id?: string | null
+          change_id?: number | null
+          changed_columns?: Json | null
           committed_at?: string | null
           created_at?: string
           from_status?: Database["public"]["Enums"]["talent_status"] | null
@@ -450,6 +456,8 @@ export type Database = {
             action_reason: string | null
             action_type: Database["public"]["Enums"]["admin_action_type"]
             admin_user_id: string | null
+            change_id: number | null
+            changed_columns: Json | null
             committed_at: string | null
             created_at: string
             from_status: Database["public"]["Enums"]["talent_status"] | null
@@ -554,6 +562,8 @@ export type Database = {
           action_reason: string | null
           action_type: Database["public"]["Enums"]["admin_action_type"]
           admin_user_id: string | null
+          change_id: number | null
+          changed_columns: Json | null
           committed_at: string | null
           created_at: string
           from_status: Database["public"]["Enums"]["talent_status"] | null
@@ -740,6 +750,7 @@ export type Database = {
         | "deactivate"
         | "reopen"
         | "delete"
+        | "edit"
       admin_bulk_action:
         | "approve"
         | "reject"
@@ -919,6 +930,7 @@ export const Constants = {
         "deactivate",
         "reopen",
         "delete",
+        "edit",
       ],
       admin_bulk_action: [
         "approve",
