@@ -193,8 +193,9 @@ func BenchmarkBacklogDrain(b *testing.B) {
 
 // BenchmarkSteadyLatency: admins approve talents at a fixed 1,000 transactions/s
 // for 8 s while the sidecar streams; reports the commit-to-audit-row latency
-// (admin_actions.created_at, the sidecar transaction's start, minus the source
-// transaction's commit time) at p50 and p99, and the sidecar's RSS.
+// (admin_actions.created_at, the sidecar transaction's start, minus committed_at,
+// the change record's time: the changing transaction's start, a little before its
+// commit) at p50 and p99, and the sidecar's RSS.
 func BenchmarkSteadyLatency(b *testing.B) {
 	const rate, seconds = 1000, 8
 	db := testdb.New(b)
@@ -207,6 +208,14 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	p := sidecartest.Start(b, bin, benchEnv(b, db, fake))
 	require.NoError(b, p.WaitState("streaming", 60*time.Second))
 	ctx := context.Background()
+	// The seed's submissions are change records too: the sidecar's catch-up applies
+	// them at start. The steady state begins once they are done and their emails sent.
+	require.NoError(b, sidecartest.WaitFor(ctx, 120*time.Second, func() (bool, error) {
+		var pending, queued int
+		err := db.Pool.QueryRow(ctx, `select (select count(*) from sidecar.changes where processed_at is null),
+			(select count(*) from public.email_notifications where status = 'queued')`).Scan(&pending, &queued)
+		return pending == 0 && queued == 0, err
+	}))
 
 	// The load has its own pool, as large as the workers: the test pool's default of
 	// max(4, cores) connections held it to about 450 tx/s.
@@ -259,7 +268,8 @@ func BenchmarkSteadyLatency(b *testing.B) {
 	var p50, p99, max float64
 	require.NoError(b, db.Pool.QueryRow(ctx, `
 		select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within group (order by ms), max(ms)
-		  from (select extract(epoch from created_at - committed_at) * 1000 ms from public.admin_actions) s`).Scan(&p50, &p99, &max))
+		  from (select extract(epoch from created_at - committed_at) * 1000 ms from public.admin_actions
+		         where action_type = 'approve') s`).Scan(&p50, &p99, &max))
 	b.ReportMetric(achieved, "tx/s")
 	b.ReportMetric(p50, "p50_ms")
 	b.ReportMetric(p99, "p99_ms")
