@@ -102,7 +102,7 @@ select tests.as_postgres();
 select results_eq(format('select deleted_by from sidecar.talent_deletions where talent_profile_id = any (%L)', tests.ids_of('t3', 't6')),
   format('values (%L::uuid), (%L::uuid)', tests.id('super'), tests.id('super')), 'the deleter is recorded for the sidecar');
 select tests.as_user('super');
-select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t5', 'talent'), 'approve'),
+select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t5', 't1'), 'approve'),
   '23514', 'invalid status transition inactive -> approved', 'a super admin still follows the state machine');
 
 -- The service role may call it too (ops); delete included.
