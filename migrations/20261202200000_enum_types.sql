@@ -21,7 +21,7 @@ create type public.admin_role as enum ('admin', 'super_admin');
 comment on type public.admin_role is 'What an admin may do: super_admin may also delete talents.';
 
 create type public.admin_action_type as enum
-  ('approve', 'reject', 'activate', 'deactivate', 'reopen', 'delete', 'edit');
+  ('approve', 'reject', 'activate', 'deactivate', 'reopen', 'delete', 'edit', 'resend_email');
 comment on type public.admin_action_type is 'An admin action in the audit log (admin_actions.action_type).';
 
 create type public.email_type as enum
@@ -31,8 +31,8 @@ comment on type public.email_type is 'Which email: one template each (email_temp
 create type public.email_status as enum ('queued', 'sent', 'delivered', 'failed', 'bounced');
 comment on type public.email_status is 'Where an email is: queued by the sidecar, sent, then delivered or bounced; or failed.';
 
--- The actions admin_bulk_update performs (deleting is not one: a super_admin deletes rows).
-create type public.admin_bulk_action as enum ('approve', 'reject', 'activate', 'deactivate', 'reopen');
+-- The actions admin_bulk_update performs (the specification's BulkOperation, and reopen).
+create type public.admin_bulk_action as enum ('approve', 'reject', 'delete', 'activate', 'deactivate', 'reopen');
 comment on type public.admin_bulk_action is 'What admin_bulk_update does to every profile it names.';
 
 -- Dependents that a change of column type cannot carry over: the checks (enums make
@@ -102,7 +102,8 @@ as $$
 $$;
 
 -- admin_bulk_update takes its action as an enum, so a client (and its generated types)
--- can name only the actions it performs; otherwise as in 20261121001100_admin_rpc.sql.
+-- can name only the actions it performs; otherwise as in
+-- 20261202100300_admin_bulk_update_spec.sql.
 drop function public.admin_bulk_update(uuid[], text, text);
 create function public.admin_bulk_update(ids uuid[], action public.admin_bulk_action, reason text default null)
 returns setof public.talent_profiles
@@ -111,10 +112,13 @@ security invoker
 set search_path = ''
 as $$
 declare
+  via_api boolean := current_user in ('anon', 'authenticated');
   target public.talent_status;
   found_count integer;
 begin
-  if not (select private.is_admin()) then
+  -- API callers must be admins; the service role and ops sessions may call it too
+  -- (the state machine still applies).
+  if via_api and not (select private.is_admin()) then
     raise exception 'admin_bulk_update is for admins only' using errcode = '42501';
   end if;
   if ids is null or cardinality(ids) = 0 then
@@ -123,6 +127,10 @@ begin
   if cardinality(ids) > 1000 then
     raise exception 'at most 1000 profiles per bulk update, got %', cardinality(ids) using errcode = '22023';
   end if;
+  if action is null then
+    raise exception 'unknown bulk action null'
+      using errcode = '22023', hint = 'Use approve, reject, delete, activate, deactivate or reopen.';
+  end if;
   target := case action
     when 'approve' then 'approved'::public.talent_status
     when 'reject' then 'rejected'
@@ -130,13 +138,27 @@ begin
     when 'deactivate' then 'inactive'
     when 'reopen' then 'draft'
   end;
-  if target is null then
-    raise exception 'unknown bulk action %', coalesce(action::text, 'null')
-      using errcode = '22023', hint = 'Use approve, reject, activate, deactivate or reopen.';
+  if length(reason) > 2000 then
+    raise exception 'reason is too long (% characters, at most 2000)', length(reason) using errcode = '22023';
+  end if;
+  if action = 'delete' and via_api and not (select private.is_super_admin()) then
+    raise exception 'only a super admin may delete talent profiles'
+      using errcode = '42501', hint = 'Deactivate or reject the profiles instead.';
   end if;
   select count(*) into found_count from public.talent_profiles p where p.id = any (ids);
   if found_count <> (select count(distinct i) from unnest(ids) i) then
     raise exception 'some ids do not name a talent profile' using errcode = '22023';
+  end if;
+
+  -- The change record of each row reads it (talent.action_reason; '' is none).
+  perform set_config('talent.action_reason', coalesce(reason, ''), true);
+
+  if action = 'delete' then
+    return query
+      delete from public.talent_profiles p
+       where p.id = any (ids)
+      returning p.*;
+    return;
   end if;
   return query
     update public.talent_profiles p
@@ -147,6 +169,7 @@ begin
 end
 $$;
 comment on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) is
-  'Bulk review: one row change (and so one audit row) per talent; all or nothing.';
+  'Bulk review: approve, reject (reason required), delete (super admins), activate, deactivate, reopen; '
+  'one row change (and so one audit row) per talent; all or nothing. The reason is set as talent.action_reason.';
 revoke all on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) from public, anon;
 grant execute on function public.admin_bulk_update(uuid[], public.admin_bulk_action, text) to authenticated, service_role;

@@ -18,7 +18,7 @@
 -- Profile ids are the user ids with the 'b' group changed to 'c'
 -- (00000000-0000-4000-c000-00000000000N). Statuses are reached through the state
 -- machine, acting exactly as PostgREST would (the talent submits, the admin reviews),
--- so submitted_at/approved_at/activated_at, version and updated_by are what the
+-- so submitted_at/approved_at/activated_at, row_version and updated_by are what the
 -- triggers make of real requests. Media URLs point into this project's Storage buckets
 -- (matching storage.objects rows are seeded too); there is no inline media anywhere.
 
@@ -80,27 +80,27 @@ select ('00000000-0000-4000-c000-00000000000' || n)::uuid,
        tones, traits::jsonb, custom_tone, answers::jsonb, freeform, 'seed-session-' || n
 from (values
   (1, 'Maya Okafor', 'maya.okafor@example.com', null, 'Lagos, Nigeria', false,
-   array['warm'], '{"warmth": 80}', null,
+   array['warm'], '{"extroversion": 72, "formality": 35, "energy": 64, "professionalism": 58}', null,
    '{"experience": "Two years of community radio."}',
    null),
   (2, 'Lucas Moreau', 'lucas.moreau@example.com', '+33 6 12 34 56 78', 'Lyon, France', true,
-   array['calm', 'authoritative'], '{"warmth": 62, "energy": 40, "humor": 35, "confidence": 78}', null,
+   array['calm', 'authoritative'], '{"extroversion": 40, "formality": 78, "energy": 40, "professionalism": 90}', null,
    '{"experience": "Eight years narrating documentaries in French and English.", "availability": "Weekdays, 20 hours a week", "languages": "French, English"}',
    'I grew up between Lyon and Montreal, and my voice work started in a university radio booth.'),
   (3, 'Priya Raman', 'priya.raman@example.com', '+91 98450 12345', 'Bengaluru, India', true,
-   array['friendly', 'energetic'], '{"warmth": 88, "energy": 85, "humor": 70, "confidence": 72}', null,
+   array['friendly', 'energetic'], '{"extroversion": 85, "formality": 55, "energy": 85, "professionalism": 80}', null,
    '{"experience": "Corporate e-learning voice-overs since 2019.", "availability": "Full time", "languages": "English, Tamil, Hindi"}',
    'Explaining complicated things simply is what I enjoy most; most of my clients are training teams.'),
   (4, 'Daniel Kim', 'daniel.kim@example.com', '+1 (415) 555-0134', 'San Francisco, USA', true,
-   array['conversational', 'warm'], '{"warmth": 90, "energy": 55, "humor": 60, "confidence": 81}', 'Late-night radio host',
+   array['conversational', 'warm'], '{"extroversion": 81, "formality": 25, "energy": 55, "professionalism": 70}', 'Late-night radio host',
    '{"experience": "Podcast host for five years, 200+ episodes.", "availability": "Evenings and weekends", "languages": "English, Korean"}',
    'I host a weekly podcast about city history and love long-form storytelling.'),
   (5, 'Sofia Lindqvist', 'sofia.lindqvist@example.com', '+46 70 123 45 67', 'Stockholm, Sweden', true,
-   array['calm'], '{"warmth": 70, "energy": 30, "humor": 40, "confidence": 66}', null,
+   array['calm'], '{"extroversion": 35, "formality": 70, "energy": 30, "professionalism": 85}', null,
    '{"experience": "Audiobook narrator, twelve titles published.", "availability": "Paused until spring", "languages": "Swedish, English"}',
    'Audiobooks are my main work; I am taking a break for a few months.'),
   (6, 'Tom Becker', 'tom.becker@example.com', '+49 151 23456789', 'Hamburg, Germany', true,
-   array['energetic'], '{"warmth": 45, "energy": 95, "humor": 80, "confidence": 90}', null,
+   array['energetic'], '{"extroversion": 95, "formality": 20, "energy": 95, "professionalism": 60}', null,
    '{"experience": "Sports commentary for a local club.", "availability": "Match days", "languages": "German"}',
    'Fast and loud is my style: stadium announcements and sports highlights.')
 ) p (n, name, email, phone, location, media, tones, traits, custom_tone, answers, freeform)
@@ -115,19 +115,19 @@ on conflict do nothing;
 -- step shaped as PostgREST runs a request (role + JWT claims, local to this transaction).
 -- The `and status = ...` guards make a second load a no-op.
 set local role authenticated;
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000002","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000002","role":"authenticated","email":"lucas.moreau@example.com"}', true);
 update public.talent_profiles set status = 'submitted' where id = '00000000-0000-4000-c000-000000000002' and status = 'draft';
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000003","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000003","role":"authenticated","email":"priya.raman@example.com"}', true);
 update public.talent_profiles set status = 'submitted' where id = '00000000-0000-4000-c000-000000000003' and status = 'draft';
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000004","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000004","role":"authenticated","email":"daniel.kim@example.com"}', true);
 update public.talent_profiles set status = 'submitted' where id = '00000000-0000-4000-c000-000000000004' and status = 'draft';
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000005","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000005","role":"authenticated","email":"sofia.lindqvist@example.com"}', true);
 update public.talent_profiles set status = 'submitted' where id = '00000000-0000-4000-c000-000000000005' and status = 'draft';
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000006","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-b000-000000000006","role":"authenticated","email":"tom.becker@example.com"}', true);
 update public.talent_profiles set status = 'submitted' where id = '00000000-0000-4000-c000-000000000006' and status = 'draft';
 
 -- admin@example.com reviews.
-select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-a000-000000000002","role":"authenticated"}', true);
+select set_config('request.jwt.claims', '{"sub":"00000000-0000-4000-a000-000000000002","role":"authenticated","email":"admin@example.com"}', true);
 update public.talent_profiles set status = 'approved', admin_notes = 'Clear diction, good range.'
  where id in ('00000000-0000-4000-c000-000000000003', '00000000-0000-4000-c000-000000000004',
               '00000000-0000-4000-c000-000000000005') and status = 'submitted';

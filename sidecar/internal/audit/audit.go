@@ -53,9 +53,10 @@ func New() *Handler {
 	return &Handler{insert: ideminsert.New(insertSQL, "on conflict (idempotency_key) do nothing", "")}
 }
 
-// Watches names the change records of talent_profiles.
+// Watches names the change records of talent_profiles and of email_notifications
+// (an admin's re-send, recorded by admin_resend_email).
 func (h *Handler) Watches() change.Watch {
-	return change.Watch{Records: []string{"talent_profiles"}}
+	return change.Watch{Records: []string{"talent_profiles", "email_notifications"}}
 }
 
 // rows holds buffered audit rows column by column, the shape of the unnest insert.
@@ -84,6 +85,9 @@ func (r *rows) args() []any {
 // action: an admin transition of the state machine, an edit of the admin columns,
 // or a delete through the API. The row is written by Flush in the same transaction.
 func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
+	if ev.Table == "email_notifications" {
+		return h.resend(ev)
+	}
 	var action, from, to string
 	var snap change.Row
 	switch ev.Op {
@@ -122,25 +126,47 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	if id == "" {
 		return fmt.Errorf("auditing %s: row has no id", ev.Key)
 	}
-	p := &h.pending
-	p.talentID = append(p.talentID, id)
-	p.action = append(p.action, action)
 	reason := ev.Reason
 	if reason == "" && action == "reject" {
 		reason = snap.Str("rejection_reason")
 	}
+	h.add(ev, id, action, reason, from, to, snap.Str("email"), snap.Str("name"), changed)
+	return nil
+}
+
+// resend buffers the audit row of an admin's re-send of an email: the email, its
+// status before and after, the recipient; the talent it was about, if still known.
+func (h *Handler) resend(ev *change.Event) error {
+	if ev.New == nil || ev.Old == nil {
+		return fmt.Errorf("auditing %s: a re-send must carry the email before and after", ev.Key)
+	}
+	changed, err := json.Marshal(map[string]any{"email_notification": map[string]any{
+		"id": ev.New["id"], "email_type": ev.New["email_type"], "recipient_email": ev.New["recipient_email"],
+		"old_status": ev.Old["status"], "new_status": ev.New["status"]}})
+	if err != nil {
+		return fmt.Errorf("auditing %s: %w", ev.Key, err)
+	}
+	c := string(changed)
+	h.add(ev, ev.New.Str("talent_profile_id"), "resend_email", ev.Reason, "", "", ev.New.Str("recipient_email"), "", &c)
+	return nil
+}
+
+// add buffers one audit row.
+func (h *Handler) add(ev *change.Event, talent, action, reason, from, to, email, name string, changed *string) {
+	p := &h.pending
+	p.talentID = append(p.talentID, talent)
+	p.action = append(p.action, action)
 	p.reason = append(p.reason, opt(reason))
 	p.adminID = append(p.adminID, opt(ev.ActorID))
 	p.from = append(p.from, opt(from))
 	p.to = append(p.to, opt(to))
-	p.email = append(p.email, opt(snap.Str("email")))
-	p.name = append(p.name, opt(snap.Str("name")))
+	p.email = append(p.email, opt(email))
+	p.name = append(p.name, opt(name))
 	p.source = append(p.source, string(ev.Source))
 	p.key = append(p.key, ev.Key+KeySuffix)
 	p.at = append(p.at, ev.At)
 	p.changed = append(p.changed, changed)
 	p.changeID = append(p.changeID, ev.ID)
-	return nil
 }
 
 // adminChanges returns, as JSON, the old and new value of each admin column an
@@ -179,7 +205,7 @@ const insertSQL = `
 insert into public.admin_actions
   (talent_profile_id, action_type, action_reason, admin_user_id, from_status, to_status,
    talent_email, talent_name, source, idempotency_key, committed_at, changed_columns, change_id)
-select (select p.id from public.talent_profiles p where p.id = r.talent_id::uuid for key share),
+select (select p.id from public.talent_profiles p where p.id = nullif(r.talent_id, '')::uuid for key share),
        r.action::public.admin_action_type, r.reason, r.admin_id::uuid,
        r.from_status::public.talent_status, r.to_status::public.talent_status,
        r.email, r.name, r.source, r.key, r.at, r.changed::jsonb, r.change_id

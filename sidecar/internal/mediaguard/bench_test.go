@@ -31,7 +31,7 @@ func typicalRow(i int) benchRow {
 		headshots: []string{base + "headshots/" + uid + "/1.jpg", base + "headshots/" + uid + "/2.jpg", base + "headshots/" + uid + "/3.jpg"},
 		video:     base + "video-samples/" + uid + "/sample.mp4", audio: base + "interview-audio/" + uid + "/intro.m4a",
 		tones:      []string{"warm", "conversational", "authoritative"},
-		traits:     `{"warmth": 80, "energy": 55, "humour": 40, "clarity": 90, "pace": 60}`,
+		traits:     `{"extroversion": 80, "formality": 55, "energy": 40, "professionalism": 90}`,
 		customTone: "Friendly narrator with a hint of mischief",
 		answers: `{"experience": "Nine years, mostly audiobooks and corporate e-learning.", "equipment": "Shure SM7B, Focusrite Scarlett 2i2, treated booth.",
 			"availability": "Weekdays 9:00-17:00 CET, weekends by arrangement.", "languages": "English (native), French (fluent), Yoruba.", "rate": "Per finished hour, negotiable."}`,
@@ -50,8 +50,8 @@ var benchShapes = []struct {
 		r.freeform = strings.Repeat(benchProse, 10240/len(benchProse)+1)[:10240] + fmt.Sprint(i)
 		return r
 	}},
-	// The table caps headshot_urls at 10 and tone_categories at 20, so the 50-element
-	// arrays live in predefined_answers, beside full text arrays.
+	// The table caps headshot_urls at 10 and tone_categories at 20, so the 50 extra
+	// strings live in predefined_answers (an object of strings), beside full text arrays.
 	{"arrays50", func(i int) benchRow {
 		r := typicalRow(i)
 		base := DefaultStorageBaseURL + "/storage/v1/object/headshots/" + fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
@@ -65,9 +65,9 @@ var benchShapes = []struct {
 		}
 		var items []string
 		for j := 0; j < 50; j++ {
-			items = append(items, fmt.Sprintf(`"Answer number %d about my experience in studio work"`, j))
+			items = append(items, fmt.Sprintf(`"q%d": "Answer number %d about my experience in studio work"`, j, j))
 		}
-		r.answers = `{"answers": [` + strings.Join(items, ", ") + `]}`
+		r.answers = `{` + strings.Join(items, ", ") + `}`
 		return r
 	}},
 }

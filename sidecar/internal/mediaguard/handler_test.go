@@ -69,7 +69,7 @@ func TestHandlerRecordsBypassedViolationsOnce(t *testing.T) {
 	var id string
 	require.NoError(t, db.Pool.QueryRow(ctx, `insert into public.talent_profiles (user_id, name, freeform_text, predefined_answers)
 		values ($1, 'B', $2, $3) returning id::text`, uid, "data:image/png;base64,"+pngB64,
-		`{"intro": {"clips": ["fine", "`+pngB64+`"]}}`).Scan(&id))
+		`{"intro": "fine", "clip": "`+pngB64+`"}`).Scan(&id))
 
 	reg := prometheus.NewRegistry()
 	h, err := NewHandler(testlog.New(t), reg)
@@ -86,7 +86,7 @@ func TestHandlerRecordsBypassedViolationsOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []rec{
 		{"freeform_text", "freeform_text", KindDataURI, "image/png", id, ev.Key},
-		{"predefined_answers", "predefined_answers.intro.clips[1]", KindBase64Media, "image/png", id, ev.Key},
+		{"predefined_answers", "predefined_answers.clip", KindBase64Media, "image/png", id, ev.Key},
 	}, got)
 	require.Equal(t, map[string]float64{
 		"talent_profiles/freeform_text/data-uri":          1,

@@ -107,7 +107,7 @@ func TestMigrateMovesInlineMediaToStorage(t *testing.T) {
 		uid, "Hello, see data:image/png;base64,"+b64(png)+" thanks",
 		[]string{goodHeadshot, b64(jpeg)},
 		"data:video/mp4;base64,"+b64(mp4),
-		`{"voice": {"clip": "`+b64(ogg)+`"}}`,
+		`{"voice": "`+b64(ogg)+`"}`,
 		"data:image/gif;base64,"+b64(gif)).Scan(&pid))
 	require.NoError(t, conn.QueryRow(ctx, `insert into public.onboarding_progress (user_id, form_data)
 		values ($1, $2) returning id::text`, uid, `{"steps": [{"photo": "data:image/png;base64,`+b64(png)+`"}]}`).Scan(&oid))
@@ -181,9 +181,9 @@ func TestMigrateMovesInlineMediaToStorage(t *testing.T) {
 	require.Equal(t, goodHeadshot, heads[0])
 	require.Regexp(t, "^"+urlRE("headshots", "jpg")+"$", heads[1])
 	require.Regexp(t, "^"+urlRE("video-samples", "mp4")+"$", video)
-	var a map[string]map[string]string
+	var a map[string]string
 	require.NoError(t, json.Unmarshal(answers, &a))
-	require.Regexp(t, "^"+urlRE("interview-audio", "ogg")+"$", a["voice"]["clip"])
+	require.Regexp(t, "^"+urlRE("interview-audio", "ogg")+"$", a["voice"])
 	require.Regexp(t, urlRE("headshots", "png"), string(form))
 	obj := fake.objs[strings.TrimPrefix(heads[1], base+"/storage/v1/object/")]
 	require.Equal(t, jpeg, obj.data, "the object holds the decoded bytes")

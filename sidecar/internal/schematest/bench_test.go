@@ -33,7 +33,7 @@ with u as (
 insert into public.talent_profiles (user_id, name, email, phone, location, status, tone_categories,
   personality_traits, predefined_answers, freeform_text, rejection_reason)
 select u.id, 'Talent ' || split_part(u.email, '@', 1), u.email, '+1 555 0100', 'Portland, USA', s.status::public.talent_status,
-       '{warm,calm}', '{"warmth": 70, "energy": 40, "humor": 55}',
+       '{warm,calm}', '{"extroversion": 70, "formality": 40, "energy": 40, "professionalism": 55}',
        '{"experience": "Five years of voice work for radio and podcasts.", "availability": "Weekdays", "languages": "English"}',
        repeat('I love telling stories with my voice. ', 8),
        case when s.status = 'rejected' then 'Not a fit for now.' end

@@ -1,6 +1,6 @@
 -- The status state machine of DESIGN.md: every allowed transition with its actor, every
 -- refused one with an error naming it and the allowed ones, server-set timestamps,
--- actor stamping and version increments.
+-- actor stamping and row_version increments.
 begin;
 \ir _helpers.psql
 select plan(71);
@@ -88,10 +88,10 @@ select throws_ok(format('update public.talent_profiles set status = %L where id 
 select throws_ok(format('update public.talent_profiles set admin_notes = %L where id = %L', 'I am great', tests.id('admin.profile')),
   '42501', null, 'an admin cannot annotate their own profile');
 
--- Allowed transitions, each by its actor, with timestamps, stamping and version.
+-- Allowed transitions, each by its actor, with timestamps, stamping and row_version.
 select tests.as_postgres();
 select tests.new_user('walker');
-insert into public.talent_profiles (user_id, name, email) values (tests.id('walker'), 'Walker', 'walker@example.com');
+insert into public.talent_profiles (user_id, name, email) select id, 'Walker', email from tests.ids where label = 'walker';
 insert into tests.ids select 'walker.profile', id, null from public.talent_profiles where user_id = tests.id('walker');
 
 create function tests.walker() returns public.talent_profiles language sql as $$
@@ -100,13 +100,13 @@ $$;
 
 select tests.as_user('walker');
 select is(tests.affected(format(
-  'update public.talent_profiles set location = %L, submitted_at = %L, approved_at = %L, activated_at = %L, version = 99, updated_by = %L where id = %L',
+  'update public.talent_profiles set location = %L, submitted_at = %L, approved_at = %L, activated_at = %L, row_version = 99, updated_by = %L where id = %L',
   'Oslo', '2000-01-01', '2000-01-01', '2000-01-01', tests.id('admin'), tests.id('walker.profile'))), 1, 'the talent edits their draft');
 select tests.as_postgres();
 select is((tests.walker()).submitted_at, null, 'client-provided submitted_at is ignored');
 select is((tests.walker()).approved_at, null, 'client-provided approved_at is ignored');
 select is((tests.walker()).activated_at, null, 'client-provided activated_at is ignored');
-select is((tests.walker()).version, 2, 'client-provided version is ignored; version incremented to 2');
+select is((tests.walker()).row_version, 2, 'client-provided row_version is ignored; row_version incremented to 2');
 select is((tests.walker()).updated_by, tests.id('walker'), 'updated_by is stamped from auth.uid(), not the client');
 
 select tests.as_user('walker');
@@ -115,7 +115,7 @@ select lives_ok(format('update public.talent_profiles set status = %L where id =
 select tests.as_postgres();
 select is((tests.walker()).status, 'submitted', 'status is submitted');
 select is((tests.walker()).submitted_at, now(), 'submitted_at set by trigger');
-select is((tests.walker()).version, 3, 'version 3');
+select is((tests.walker()).row_version, 3, 'row_version 3');
 
 select tests.as_user('admin');
 select lives_ok(format('update public.talent_profiles set status = %L, admin_notes = %L, approved_at = %L where id = %L',
@@ -123,7 +123,7 @@ select lives_ok(format('update public.talent_profiles set status = %L, admin_not
 select tests.as_postgres();
 select is((tests.walker()).approved_at, now(), 'approved_at set by trigger, client value ignored');
 select is((tests.walker()).updated_by, tests.id('admin'), 'updated_by is the admin');
-select is((tests.walker()).version, 4, 'version 4');
+select is((tests.walker()).row_version, 4, 'row_version 4');
 
 select tests.as_user('super');
 select lives_ok(format('update public.talent_profiles set status = %L where id = %L', 'active', tests.id('walker.profile')),
@@ -138,7 +138,7 @@ select lives_ok(format('update public.talent_profiles set status = %L where id =
 select lives_ok(format('update public.talent_profiles set status = %L where id = %L', 'active', tests.id('walker.profile')),
   'inactive -> active by an admin');
 select tests.as_postgres();
-select is(((tests.walker()).status, (tests.walker()).version), ('active'::public.talent_status, 7), 'active again, version 7');
+select is(((tests.walker()).status, (tests.walker()).row_version), ('active'::public.talent_status, 7), 'active again, row_version 7');
 
 select tests.as_user('admin');
 select lives_ok(format('update public.talent_profiles set status = %L, rejection_reason = %L where id = %L',
@@ -163,17 +163,17 @@ select tests.as_postgres();
 select is((select updated_by from public.talent_profiles where id = tests.id('p_approved.profile')), null::uuid,
   'a service change has no end-user actor');
 
--- Inserts through the API ignore client timestamps and version.
+-- Inserts through the API ignore client timestamps and row_version.
 select tests.new_user('fresh');
 select tests.as_user('fresh');
-select lives_ok($$insert into public.talent_profiles (name, submitted_at, approved_at, activated_at, version, created_at, updated_by)
+select lives_ok($$insert into public.talent_profiles (name, submitted_at, approved_at, activated_at, row_version, created_at, updated_by)
                   values ('Fresh', '2001-01-01', '2001-01-01', '2001-01-01', 42, '2001-01-01', gen_random_uuid())$$,
   'a talent inserts a draft carrying forged server columns');
 select tests.as_postgres();
 select results_eq(
-  format('select submitted_at, approved_at, activated_at, version, created_at, updated_by from public.talent_profiles where user_id = %L', tests.id('fresh')),
+  format('select submitted_at, approved_at, activated_at, row_version, created_at, updated_by from public.talent_profiles where user_id = %L', tests.id('fresh')),
   format('values (null::timestamptz, null::timestamptz, null::timestamptz, 1, now(), %L::uuid)', tests.id('fresh')),
-  'inserted profile: no review timestamps, version 1, created now, stamped with the talent');
+  'inserted profile: no review timestamps, row_version 1, created now, stamped with the talent');
 
 select * from finish();
 rollback;

@@ -1,5 +1,5 @@
 -- admin_bulk_update and admin_analytics: admins only, clear errors for bad input,
--- one row change (one version bump) per talent, all or nothing.
+-- one row change (one row_version bump) per talent, all or nothing.
 begin;
 \ir _helpers.psql
 select plan(27);
@@ -17,7 +17,7 @@ create function tests.ids_of(variadic labels text[]) returns uuid[] language sql
   select array_agg(tests.id(l || '.profile') order by o) from unnest(labels) with ordinality u (l, o)
 $$;
 create function tests.versions(variadic labels text[]) returns integer[] language sql stable as $$
-  select array_agg(p.version order by o) from unnest(labels) with ordinality u (l, o)
+  select array_agg(p.row_version order by o) from unnest(labels) with ordinality u (l, o)
     join public.talent_profiles p on p.id = tests.id(l || '.profile')
 $$;
 grant execute on all functions in schema tests to anon, authenticated, service_role;
@@ -53,7 +53,7 @@ select is(tests.versions('t1', 't2', 't3'), array[2, 2, 2], 'refused calls chang
 
 select is((select count(*)::int from public.admin_bulk_update(tests.ids_of('t1', 't2', 't1'), 'approve')), 2,
   'bulk approve returns each changed profile once (duplicate ids collapse)');
-select is(tests.versions('t1', 't2', 't3'), array[3, 3, 2], 'one version bump per talent');
+select is(tests.versions('t1', 't2', 't3'), array[3, 3, 2], 'one row_version bump per talent');
 select tests.as_postgres();
 select results_eq(format('select status, updated_by from public.talent_profiles where id = any (%L) order by id', tests.ids_of('t1', 't2')),
   format('values (%L::public.talent_status, %L::uuid), (%L, %L)', 'approved', tests.id('admin'), 'approved', tests.id('admin')),
