@@ -46,6 +46,7 @@ export type Database = {
             phone: string | null
             predefined_answers: NonNullable<Json>
             rejection_reason: string | null
+            row_version: number
             session_id: string | null
             status: Database["public"]["Enums"]["talent_status"]
             submitted_at: string | null
@@ -53,7 +54,7 @@ export type Database = {
             updated_at: string
             updated_by: string | null
             user_id: string
-            version: number
+            version: string
             video_sample_url: string | null
           } | null
         }
@@ -153,6 +154,7 @@ export type Database = {
             phone: string | null
             predefined_answers: NonNullable<Json>
             rejection_reason: string | null
+            row_version: number
             session_id: string | null
             status: Database["public"]["Enums"]["talent_status"]
             submitted_at: string | null
@@ -160,7 +162,7 @@ export type Database = {
             updated_at: string
             updated_by: string | null
             user_id: string
-            version: number
+            version: string
             video_sample_url: string | null
           } | null
         }
@@ -352,6 +354,8 @@ export type Database = {
           current_step: number
           form_data: NonNullable<Json>
           id: string
+          is_complete: boolean
+          last_activity: string
           session_id: string | null
           talent_profile_id: string | null
           updated_at: string
@@ -363,6 +367,8 @@ export type Database = {
           current_step?: number
           form_data?: NonNullable<Json>
           id?: string
+          is_complete?: boolean
+          last_activity?: string
           session_id?: string | null
           talent_profile_id?: string | null
           updated_at?: string
@@ -374,6 +380,8 @@ export type Database = {
           current_step?: number
           form_data?: NonNullable<Json>
           id?: string
+          is_complete?: boolean
+          last_activity?: string
           session_id?: string | null
           talent_profile_id?: string | null
           updated_at?: string
@@ -443,6 +451,7 @@ export type Database = {
           phone: string | null
           predefined_answers: NonNullable<Json>
           rejection_reason: string | null
+          row_version: number
           session_id: string | null
           status: Database["public"]["Enums"]["talent_status"]
           submitted_at: string | null
@@ -450,7 +459,7 @@ export type Database = {
           updated_at: string
           updated_by: string | null
           user_id: string
-          version: number
+          version: string
           video_sample_url: string | null
           admin_actions: {
             action_reason: string | null
@@ -512,6 +521,7 @@ export type Database = {
           phone?: string | null
           predefined_answers?: NonNullable<Json>
           rejection_reason?: string | null
+          row_version?: number
           session_id?: string | null
           status?: Database["public"]["Enums"]["talent_status"]
           submitted_at?: string | null
@@ -519,7 +529,7 @@ export type Database = {
           updated_at?: string
           updated_by?: string | null
           user_id?: string
-          version?: number
+          version?: string
           video_sample_url?: string | null
         }
         Update: {
@@ -539,6 +549,7 @@ export type Database = {
           phone?: string | null
           predefined_answers?: NonNullable<Json>
           rejection_reason?: string | null
+          row_version?: number
           session_id?: string | null
           status?: Database["public"]["Enums"]["talent_status"]
           submitted_at?: string | null
@@ -546,7 +557,7 @@ export type Database = {
           updated_at?: string
           updated_by?: string | null
           user_id?: string
-          version?: number
+          version?: string
           video_sample_url?: string | null
         }
         Relationships: []
@@ -615,6 +626,7 @@ export type Database = {
           phone: string | null
           predefined_answers: NonNullable<Json>
           rejection_reason: string | null
+          row_version: number
           session_id: string | null
           status: Database["public"]["Enums"]["talent_status"]
           submitted_at: string | null
@@ -622,7 +634,7 @@ export type Database = {
           updated_at: string
           updated_by: string | null
           user_id: string
-          version: number
+          version: string
           video_sample_url: string | null
         }[]
         SetofOptions: {
@@ -630,6 +642,40 @@ export type Database = {
           to: "talent_profiles"
           isOneToOne: false
           isSetofReturn: true
+        }
+      }
+      admin_resend_email: {
+        Args: { id: string }
+        Returns: {
+          attempts: number
+          bounce_reason: string | null
+          content: string | null
+          created_at: string
+          delivered_at: string | null
+          email_type: Database["public"]["Enums"]["email_type"]
+          from_email: string | null
+          from_name: string | null
+          id: string
+          idempotency_key: string
+          last_error: string | null
+          last_event_at: string | null
+          next_attempt_at: string
+          provider_message_id: string | null
+          recipient_email: string
+          reply_to: string | null
+          sent_at: string | null
+          status: Database["public"]["Enums"]["email_status"]
+          subject: string | null
+          talent_profile_id: string | null
+          template_vars: Json | null
+          text_content: string | null
+          updated_at: string
+        }
+        SetofOptions: {
+          from: "*"
+          to: "email_notifications"
+          isOneToOne: true
+          isSetofReturn: false
         }
       }
       email_notifications: {
@@ -686,6 +732,7 @@ export type Database = {
               phone: string | null
               predefined_answers: NonNullable<Json>
               rejection_reason: string | null
+              row_version: number
               session_id: string | null
               status: Database["public"]["Enums"]["talent_status"]
               submitted_at: string | null
@@ -693,7 +740,7 @@ export type Database = {
               updated_at: string
               updated_by: string | null
               user_id: string
-              version: number
+              version: string
               video_sample_url: string | null
             }
             SetofOptions: {
@@ -724,6 +771,7 @@ export type Database = {
               phone: string | null
               predefined_answers: NonNullable<Json>
               rejection_reason: string | null
+              row_version: number
               session_id: string | null
               status: Database["public"]["Enums"]["talent_status"]
               submitted_at: string | null
@@ -731,7 +779,7 @@ export type Database = {
               updated_at: string
               updated_by: string | null
               user_id: string
-              version: number
+              version: string
               video_sample_url: string | null
             }
             SetofOptions: {
@@ -751,9 +799,11 @@ export type Database = {
         | "reopen"
         | "delete"
         | "edit"
+        | "resend_email"
       admin_bulk_action:
         | "approve"
         | "reject"
+        | "delete"
         | "activate"
         | "deactivate"
         | "reopen"
@@ -931,10 +981,12 @@ export const Constants = {
         "reopen",
         "delete",
         "edit",
+        "resend_email",
       ],
       admin_bulk_action: [
         "approve",
         "reject",
+        "delete",
         "activate",
         "deactivate",
         "reopen",

@@ -59,7 +59,7 @@ select throws_ok($$update public.email_notifications set status = 'queued' where
   '42501', null, 'an admin still cannot write email_notifications directly');
 select is((public.admin_resend_email('00000000-0000-4000-e000-000000000001')).status, 'queued', 'an admin re-sends a failed email');
 select tests.as_postgres();
-select results_eq($$select status, attempts, last_error, next_attempt_at <= now(), provider_message_id, sent_at
+select results_eq($$select status::text, attempts, last_error, next_attempt_at <= now(), provider_message_id, sent_at
                       from public.email_notifications where id = '00000000-0000-4000-e000-000000000001'$$,
   $$values ('queued'::text, 0, null::text, true, null::text, null::timestamptz)$$,
   'queued, no attempts, no error, due now');
@@ -71,7 +71,7 @@ select results_eq($$select idempotency_key, recipient_email, content from public
 select tests.as_user('super');
 select is((public.admin_resend_email('00000000-0000-4000-e000-000000000002')).status, 'queued', 'a super admin re-sends a bounced email');
 select tests.as_postgres();
-select results_eq($$select status, attempts, provider_message_id, sent_at, delivered_at from public.email_notifications where id = '00000000-0000-4000-e000-000000000002'$$,
+select results_eq($$select status::text, attempts, provider_message_id, sent_at, delivered_at from public.email_notifications where id = '00000000-0000-4000-e000-000000000002'$$,
   $$values ('queued'::text, 0, null::text, null::timestamptz, null::timestamptz)$$, 'the previous send''s provider id and time are cleared');
 select ok(tests.claimable('00000000-0000-4000-e000-000000000002'), 'the bounced email is claimable again');
 
@@ -90,7 +90,7 @@ select throws_ok($$select public.admin_resend_email('00000000-0000-4000-e000-000
 select throws_ok($$select public.admin_resend_email(null)$$,
   '22023', 'id must name an email notification', 'a null id is refused');
 select tests.as_postgres();
-select results_eq($$select status, attempts from public.email_notifications where id in ('00000000-0000-4000-e000-000000000004', '00000000-0000-4000-e000-000000000005') order by id$$,
+select results_eq($$select status::text, attempts from public.email_notifications where id in ('00000000-0000-4000-e000-000000000004', '00000000-0000-4000-e000-000000000005') order by id$$,
   $$values ('sent'::text, 1), ('delivered'::text, 1)$$, 'refused calls changed nothing');
 
 -- The service role may re-send too (ops).

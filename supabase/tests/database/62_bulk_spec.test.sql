@@ -61,12 +61,12 @@ select tests.as_postgres();
 select is((select count(*)::int from public.talent_profiles where id = any (tests.ids_of('t3', 't4'))), 2, 'nothing was deleted');
 select tests.as_user('admin');
 select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t1'), 'archive'),
-  '22023', 'unknown bulk action archive', 'an unknown action is still refused by name');
+  '22P02', 'invalid input value for enum admin_bulk_action: "archive"', 'an unknown action is refused by name (the enum names it)');
 select throws_ok(format('select public.admin_bulk_update(%L, %L, %L)', tests.ids_of('t1'), 'approve', repeat('x', 2001)),
   '22023', 'reason is too long (2001 characters, at most 2000)', 'an overlong reason is refused');
 
 -- The reason reaches every action, before its rows change.
-select is((select array_agg(status) from public.admin_bulk_update(tests.ids_of('t1', 't2'), 'approve', 'Strong samples.')),
+select is((select array_agg(status::text) from public.admin_bulk_update(tests.ids_of('t1', 't2'), 'approve', 'Strong samples.')),
   array['approved', 'approved'], 'an admin bulk approves with a reason');
 select is(current_setting('talent.action_reason', true), 'Strong samples.', 'the reason is set for the transaction');
 select is(tests.reasons('UPDATE'), array['Strong samples.', 'Strong samples.'], 'each row change saw the approve reason');
@@ -99,8 +99,11 @@ select is((select array_agg(id order by id) from public.admin_bulk_update(tests.
 select is(tests.visible('public.talent_profiles', format('id = any (%L)', tests.ids_of('t3', 't6'))), 0, 'the profiles are gone');
 select is(tests.reasons('DELETE'), array['Duplicate accounts.', 'Duplicate accounts.'], 'each deletion saw the reason');
 select tests.as_postgres();
-select results_eq(format('select deleted_by from sidecar.talent_deletions where talent_profile_id = any (%L)', tests.ids_of('t3', 't6')),
-  format('values (%L::uuid), (%L::uuid)', tests.id('super'), tests.id('super')), 'the deleter is recorded for the sidecar');
+select results_eq(format($q$select actor_id, actor_role, reason from sidecar.changes
+                            where op = 'DELETE' and row_key in (select 'talent:' || i from unnest(%L::uuid[]) i)$q$, tests.ids_of('t3', 't6')),
+  format($q$values (%L::uuid, 'super_admin', 'Duplicate accounts.'), (%L::uuid, 'super_admin', 'Duplicate accounts.')$q$,
+         tests.id('super'), tests.id('super')),
+  'the change records name the deleting super admin and the reason, for the sidecar');
 select tests.as_user('super');
 select throws_ok(format('select public.admin_bulk_update(%L, %L)', tests.ids_of('t5', 't1'), 'approve'),
   '23514', 'invalid status transition inactive -> approved', 'a super admin still follows the state machine');
