@@ -73,8 +73,9 @@ export const approve = (supabase: Client, id: string) => review(supabase, id, { 
 export const reject = (supabase: Client, id: string, reason: string) =>
   review(supabase, id, { status: 'rejected', rejection_reason: reason })
 
-// The spec's BulkOperation, as the RPC takes it: one row change (and one audit row)
-// per talent, all or nothing. Deleting is a delete by a super_admin, not a bulk action.
+// The spec's BulkOperation, as the RPC takes it: approve, reject (reason required),
+// delete (super admins: 403 for an admin), activate, deactivate, reopen. One row change
+// (and one audit row, with the reason) per talent, all or nothing.
 export async function bulkUpdate(supabase: Client, op: { type: BulkAction; talentIds: string[]; reason?: string }) {
   const { data, error } = await supabase.rpc('admin_bulk_update', {
     ids: op.talentIds,
@@ -160,6 +161,14 @@ export async function updateEmailTemplate(
 }
 
 // Email history: every email (admins), filterable by type and status.
+// Re-sending a failed or bounced email: back in the outbox, audited as the admin's.
+export async function resendEmail(supabase: Client, emailId: string) {
+  const { data, error } = await supabase.rpc('admin_resend_email', { id: emailId })
+  if (error) throw error
+  const status: EmailStatus = data.status
+  return status
+}
+
 export async function emailHistory(
   supabase: Client,
   filter: { type?: EmailType; status?: EmailStatus; talentId?: string },

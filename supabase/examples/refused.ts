@@ -33,9 +33,9 @@ export async function refused(supabase: Client, id: string, ids: string[]) {
   // @ts-expect-error 'opened' is not an email_status
   await supabase.from('email_notifications').select('id').eq('status', 'opened')
 
-  // RPCs: an action admin_bulk_update does not perform (deleting is a super_admin's delete)...
-  // @ts-expect-error 'delete' is not an admin_bulk_action
-  await supabase.rpc('admin_bulk_update', { ids, action: 'delete' })
+  // RPCs: an action admin_bulk_update does not perform...
+  // @ts-expect-error 'archive' is not an admin_bulk_action
+  await supabase.rpc('admin_bulk_update', { ids, action: 'archive' })
   // ...an argument by the wrong name...
   // @ts-expect-error the argument is ids, not talent_ids
   await supabase.rpc('admin_bulk_update', { talent_ids: ids, action: 'approve' })

@@ -3,7 +3,7 @@
 // wizard autosaves its progress and the profile draft; media go to Storage under the
 // user's folder and rows hold URLs only; then the talent submits.
 import type { Client, TalentProfile } from './client'
-import type { Json, TablesUpdate } from '../types/database'
+import type { Json, Tables, TablesUpdate } from '../types/database'
 
 // Anonymous sign-in (or the session already in the browser).
 export async function startSession(supabase: Client): Promise<string> {
@@ -16,11 +16,12 @@ export async function startSession(supabase: Client): Promise<string> {
 }
 
 // The wizard's progress and form data, one row per user (onboarding_progress.user_id
-// is unique), saved on every step change and on a debounce while typing.
+// is unique), saved on every step change and on a debounce while typing. The wizard
+// counts steps from 0; last_activity is the database's (set on every write).
 export async function saveProgress(
   supabase: Client,
   userId: string,
-  progress: { currentStep: number; completedSteps: number[]; sessionId: string },
+  progress: { currentStep: number; completedSteps: number[]; sessionId: string; isComplete: boolean },
   formData: { [field: string]: Json | undefined },
 ): Promise<void> {
   const { error } = await supabase.from('onboarding_progress').upsert(
@@ -29,6 +30,7 @@ export async function saveProgress(
       current_step: progress.currentStep,
       completed_steps: progress.completedSteps,
       session_id: progress.sessionId,
+      is_complete: progress.isComplete,
       form_data: formData,
     },
     { onConflict: 'user_id' },
@@ -40,14 +42,33 @@ export async function saveProgress(
 export async function loadProgress(supabase: Client, userId: string) {
   const { data, error } = await supabase
     .from('onboarding_progress')
-    .select('current_step, completed_steps, form_data, session_id, updated_at')
+    .select('current_step, completed_steps, form_data, session_id, is_complete, last_activity')
     .eq('user_id', userId)
     .maybeSingle()
   if (error) throw error
   if (!data) return null
   const step: number = data.current_step
   const completed: number[] = data.completed_steps
-  return { step, completed, formData: data.form_data, savedAt: data.updated_at }
+  return { step, completed, formData: data.form_data, complete: data.is_complete, savedAt: data.last_activity }
+}
+
+// Resuming by the wizard's session id (indexed), and following the draft live: the
+// table is in supabase_realtime, and RLS filters what a subscriber receives.
+export async function resumeSession(supabase: Client, sessionId: string) {
+  const { data, error } = await supabase.from('onboarding_progress').select('*').eq('session_id', sessionId).maybeSingle()
+  if (error) throw error
+  return data
+}
+
+export function watchProgress(supabase: Client, userId: string, onChange: (step: number) => void) {
+  return supabase
+    .channel(`progress:${userId}`)
+    .on('postgres_changes', { event: '*', schema: 'public', table: 'onboarding_progress', filter: `user_id=eq.${userId}` },
+      (payload) => {
+        const row = payload.new as Partial<Tables<'onboarding_progress'>>
+        if (typeof row.current_step === 'number') onChange(row.current_step)
+      })
+    .subscribe()
 }
 
 export async function discardProgress(supabase: Client, userId: string): Promise<void> {
