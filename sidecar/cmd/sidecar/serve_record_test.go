@@ -190,7 +190,7 @@ func TestLostSlotIsLoudAndLosesNothing(t *testing.T) {
 }
 
 // A forged delivery, with the right secret, "approving" a real talent who is still
-// submitted, with the next row version and another admin as the actor: it changes
+// submitted, with the next row_version and another admin as the actor: it changes
 // no effect. The real approval that follows is logged with the real actor.
 func TestForgedDeliveryChangesNothing(t *testing.T) {
 	db := testdb.New(t)
@@ -206,7 +206,7 @@ func TestForgedDeliveryChangesNothing(t *testing.T) {
 		forged[k] = v
 	}
 	forged["status"], forged["updated_by"] = "approved", superAdminID
-	forged["version"] = row["version"].(float64) + 1
+	forged["row_version"] = row["row_version"].(float64) + 1
 	body, err := json.Marshal(map[string]any{"type": "UPDATE", "table": "talent_profiles", "schema": "public",
 		"record": forged, "old_record": row})
 	require.NoError(t, err)
