@@ -344,3 +344,48 @@ func TestMediaGuardSeesBypassesOnTheStream(t *testing.T) {
 	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from public.media_violations`).Scan(&n))
 	require.Equal(t, 1, n, "a status change writes no guarded column: nothing new")
 }
+
+// Every admin edit is audited with the real binary: a notes edit (action edit, the
+// old and new value), a rejection reason edit, and a bulk approval whose reason is
+// on every audit row of the call.
+func TestAdminEditsAndBulkReasonsAreAudited(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	ids := seedTalents(t, db.Pool, 4)
+	bin := sidecartest.Binary(t)
+	p := sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, nil))
+	require.NoError(t, p.WaitState("streaming", 15*time.Second))
+
+	asAdmin := func(sql string, args ...any) {
+		t.Helper()
+		require.NoError(t, testdb.AsRole(ctx, db.Pool, "authenticated", adminID, "admin@example.com", func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, sql, args...)
+			return err
+		}))
+	}
+	asAdmin(`update public.talent_profiles set admin_notes = 'Warm voice.' where id = $1`, ids[0])
+	asAdmin(`update public.talent_profiles set admin_notes = 'Warm voice, good mic.' where id = $1`, ids[0])
+	asAdmin(`update public.talent_profiles set status = 'rejected', rejection_reason = 'Too quiet.' where id = $1`, ids[1])
+	asAdmin(`update public.talent_profiles set rejection_reason = 'Too quiet; please re-record.' where id = $1`, ids[1])
+	asAdmin(`select count(*) from public.admin_bulk_update($1::uuid[], 'approve', 'Strong demo reels')`, ids[2:])
+	effectsExactlyOnce(t, db, 6)
+
+	rows, err := db.Pool.Query(ctx, `select talent_profile_id::text, action_type::text, coalesce(action_reason, ''),
+		coalesce(changed_columns::text, ''), admin_user_id::text from public.admin_actions order by change_id`)
+	require.NoError(t, err)
+	type logged struct{ Talent, Action, Reason, Changed, Admin string }
+	got, err := pgx.CollectRows(rows, pgx.RowToStructByPos[logged])
+	require.NoError(t, err)
+	require.Len(t, got, 6)
+	require.Equal(t, []logged{
+		{ids[0], "edit", "", `{"admin_notes": {"new": "Warm voice.", "old": null}}`, adminID},
+		{ids[0], "edit", "", `{"admin_notes": {"new": "Warm voice, good mic.", "old": "Warm voice."}}`, adminID},
+		{ids[1], "reject", "Too quiet.", `{"rejection_reason": {"new": "Too quiet.", "old": null}}`, adminID},
+		{ids[1], "edit", "", `{"rejection_reason": {"new": "Too quiet; please re-record.", "old": "Too quiet."}}`, adminID},
+	}, got[:4])
+	// The bulk call's rows change in whatever order it updates them.
+	require.ElementsMatch(t, []logged{
+		{ids[2], "approve", "Strong demo reels", "", adminID},
+		{ids[3], "approve", "Strong demo reels", "", adminID},
+	}, got[4:])
+}

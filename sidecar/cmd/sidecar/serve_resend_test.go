@@ -93,4 +93,19 @@ func TestAdminResendEmail(t *testing.T) {
 	require.True(t, errors.As(err, &pgErr))
 	require.Equal(t, "23514", pgErr.Code)
 	require.Len(t, fake.Accepted(), 1)
+
+	// The re-send is in the audit log once, as the admin's; the refused ones are not.
+	var action, admin, changed string
+	var n int
+	require.NoError(t, sidecartest.WaitFor(ctx, 15*time.Second, func() (bool, error) {
+		err := db.Pool.QueryRow(ctx, `select count(*) from public.admin_actions where action_type = 'resend_email'`).Scan(&n)
+		return n > 0, err
+	}))
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*), min(action_type::text), min(admin_user_id::text), min(changed_columns::text)
+		from public.admin_actions where action_type = 'resend_email'`).Scan(&n, &action, &admin, &changed))
+	require.Equal(t, 1, n)
+	require.Equal(t, adminID, admin)
+	require.Contains(t, changed, `"old_status": "failed"`)
+	require.Contains(t, changed, `"new_status": "queued"`)
+	require.Contains(t, changed, emailID)
 }
