@@ -13,11 +13,12 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
+	"github.com/talent-onboarding/backend/sidecar/internal/storagecleanup"
 )
 
 // components are the parts serve wires beside the core (replication, pipeline,
-// audit, webhooks): the email and media-guard handlers, the email outbox sender and
-// its routes.
+// audit, webhooks): the email, media-guard and storage-cleanup handlers, the email
+// outbox sender and its routes, and the storage cleaner.
 type components struct {
 	// Handlers returns, for one pipeline worker, the handlers that run after the
 	// audit handler, in order, inside the worker's transaction.
@@ -61,13 +62,29 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 		return components{}, fmt.Errorf("building media guard: %w", err)
 	}
 
-	// The configuration and the guard are shared; the queuer buffers per worker.
+	// Deleting a talent removes their media: the handler queues a job with the delete
+	// record, the cleaner performs it through the Storage API after the commit.
+	cleaner := storagecleanup.New(pool, storagecleanup.Options{
+		SupabaseURL: cfg.SupabaseURL, ServiceRoleKey: cfg.SupabaseServiceRoleKey,
+		MaxAttempts: cfg.StorageCleanupMaxAttempts,
+	}, log, reg)
+
+	// The configuration and the guard are shared; the queuer and the cleanup handler
+	// buffer per worker.
 	return components{
 		Handlers: func() []pipeline.Handler {
-			return []pipeline.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard}
+			return []pipeline.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard, storagecleanup.NewHandler(cleaner.Wake)}
 		},
 		Routes: []func(*fiber.App){events.Register},
-		Start:  outbox.Start,
-		Stop:   outbox.Stop,
+		Start: func(ctx context.Context) error {
+			if err := outbox.Start(ctx); err != nil {
+				return err
+			}
+			return cleaner.Start(ctx)
+		},
+		Stop: func() {
+			cleaner.Stop()
+			outbox.Stop()
+		},
 	}, nil
 }

@@ -43,6 +43,10 @@ type Config struct {
 	EmailMaxAttempts         int           `env:"EMAIL_MAX_ATTEMPTS, default=8" help:"attempts before an email is marked failed"`
 	EmailPoll                time.Duration `env:"EMAIL_POLL_INTERVAL, default=500ms" help:"how often the outbox is polled when idle"`
 
+	SupabaseURL               string `env:"SUPABASE_URL" help:"project URL (https://<ref>.supabase.co; locally http://127.0.0.1:54321) whose Storage API removes a deleted talent's media; empty (with SUPABASE_SERVICE_ROLE_KEY) leaves the removals queued in sidecar.storage_deletions"`
+	SupabaseServiceRoleKey    string `env:"SUPABASE_SERVICE_ROLE_KEY" help:"service role key for the Storage API (it bypasses Storage's RLS, as removing anyone's media needs); set together with SUPABASE_URL"`
+	StorageCleanupMaxAttempts int    `env:"STORAGE_CLEANUP_MAX_ATTEMPTS, default=8" help:"attempts (with exponential backoff) at removing a deleted talent's media before the job is marked failed"`
+
 	LogLevel string `env:"LOG_LEVEL, default=info" help:"debug | info | warn | error"`
 }
 
@@ -178,6 +182,20 @@ func (c *Config) Validate() error {
 	}
 	if c.EmailPoll < 10*time.Millisecond || c.EmailPoll > time.Minute {
 		bad("EMAIL_POLL_INTERVAL", "must be between 10ms and 1m, got %s", c.EmailPoll)
+	}
+	switch {
+	case c.SupabaseURL == "" && c.SupabaseServiceRoleKey != "":
+		bad("SUPABASE_URL", "is required when SUPABASE_SERVICE_ROLE_KEY is set")
+	case c.SupabaseURL != "":
+		if u, err := url.Parse(c.SupabaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("SUPABASE_URL", "must be an http(s) URL such as https://<ref>.supabase.co, got %q", c.SupabaseURL)
+		}
+		if c.SupabaseServiceRoleKey == "" {
+			bad("SUPABASE_SERVICE_ROLE_KEY", "is required when SUPABASE_URL is set")
+		}
+	}
+	if c.StorageCleanupMaxAttempts < 1 || c.StorageCleanupMaxAttempts > 50 {
+		bad("STORAGE_CLEANUP_MAX_ATTEMPTS", "must be between 1 and 50, got %d", c.StorageCleanupMaxAttempts)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -56,6 +56,10 @@ func TestInvalid(t *testing.T) {
 		{"sendgrid base not http", "SENDGRID_BASE_URL", "ftp://x", "SENDGRID_BASE_URL"},
 		{"concurrency", "EMAIL_CONCURRENCY", "100000", "EMAIL_CONCURRENCY"},
 		{"log level", "LOG_LEVEL", "loud", "LOG_LEVEL"},
+		{"supabase url not http", "SUPABASE_URL", "ftp://x", "SUPABASE_URL"},
+		{"supabase url without key", "SUPABASE_URL", "https://ref.supabase.co", "SUPABASE_SERVICE_ROLE_KEY"},
+		{"service key without url", "SUPABASE_SERVICE_ROLE_KEY", "key", "SUPABASE_URL"},
+		{"cleanup attempts zero", "STORAGE_CLEANUP_MAX_ATTEMPTS", "0", "STORAGE_CLEANUP_MAX_ATTEMPTS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(base(tc.key, tc.value))
@@ -72,4 +76,19 @@ func TestReportsEveryError(t *testing.T) {
 	for _, name := range []string{"DATABASE_URL", "LOG_LEVEL", "BATCH_SIZE"} {
 		require.Contains(t, err.Error(), name)
 	}
+}
+
+// TestStorageCleanup: Storage access is optional (removals then stay queued), and
+// both settings come together.
+func TestStorageCleanup(t *testing.T) {
+	c, err := load(map[string]string{"DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/postgres"})
+	require.NoError(t, err)
+	require.Empty(t, c.SupabaseURL)
+	require.Equal(t, 8, c.StorageCleanupMaxAttempts)
+
+	c, err = load(map[string]string{"DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/postgres",
+		"SUPABASE_URL": "http://127.0.0.1:54321", "SUPABASE_SERVICE_ROLE_KEY": "service-key"})
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:54321", c.SupabaseURL)
+	require.Equal(t, "service-key", c.SupabaseServiceRoleKey)
 }

@@ -147,7 +147,7 @@ func TestEnvReferencesResolve(t *testing.T) {
 	require.Equal(t, "Secret", secret.Kind)
 
 	secretNames := map[string]bool{"DATABASE_URL": true, "WEBHOOK_SECRET": true, "SENDGRID_API_KEY": true,
-		"SMTP_URL": true, "SENDGRID_WEBHOOK_PUBLIC_KEY": true}
+		"SMTP_URL": true, "SENDGRID_WEBHOOK_PUBLIC_KEY": true, "SUPABASE_SERVICE_ROLE_KEY": true}
 	usedCM := map[string]bool{}
 	usedSecret := map[string]bool{}
 	for _, e := range c.Env {
