@@ -310,7 +310,7 @@ func (c *Cleaner) record(ctx context.Context, j job, removed int, opErr error) {
 		} else {
 			delay := c.backoff(j.attempts)
 			c.outcomes.WithLabelValues("retry").Inc()
-			c.log.Info("removing deleted talent's media will be retried", "job", j.id, "attempts", j.attempts, "in", delay, "error", msg)
+			c.log.Info("removing deleted talent's media will be retried", "job", j.id, "attempts", j.attempts, "in", delay.String(), "error", msg)
 			_, err = c.pool.Exec(ctx, `update sidecar.storage_deletions
 				set objects_deleted = objects_deleted + $2, last_error = $3,
 				    next_attempt_at = now() + $4::interval, updated_at = now()
