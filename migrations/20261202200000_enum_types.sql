@@ -101,9 +101,17 @@ as $$
   select private.talent_allowed_next(from_status::text)
 $$;
 
--- admin_bulk_update takes its action as an enum, so a client (and its generated types)
--- can name only the actions it performs; otherwise as in
--- 20261202100300_admin_bulk_update_spec.sql.
+-- admin_bulk_update as the specification's BulkOperation: approve | reject | delete |
+-- activate | deactivate (and reopen), with an optional reason for every action, and
+-- the action an enum, so a client (and its generated types) can name only the
+-- actions it performs.
+--
+-- The reason is set for the transaction as talent.action_reason before the rows
+-- change, so the change-record trigger (20261202000100) puts it in each row's record;
+-- '' means none. reject also stores it as rejection_reason, which the state machine
+-- requires. delete is for super admins alone: an admin's call is refused (42501)
+-- before anything changes, instead of deleting zero rows through RLS. The service
+-- role may call it too.
 drop function public.admin_bulk_update(uuid[], text, text);
 create function public.admin_bulk_update(ids uuid[], action public.admin_bulk_action, reason text default null)
 returns setof public.talent_profiles
