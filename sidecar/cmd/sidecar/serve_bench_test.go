@@ -147,6 +147,8 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	drainCPU := sidecartest.BusyCPU(b) - cpu0
 	sidecarCPU := p.CPU()
 	b.StopTimer()
+	batchSum, _ := p.Metric("sidecar_batch_size_sum")
+	batches, _ := p.Metric("sidecar_batch_size_count")
 	drainRSS := rss.Stop()
 	require.NoError(b, err)
 	// Every email was queued with its audit row (same transactions): 4 per talent and
@@ -187,6 +189,9 @@ func BenchmarkBacklogDrain(b *testing.B) {
 	b.ReportMetric(recvCPU.Seconds(), "pg_recvlogical_cpu_s")
 	b.ReportMetric(float64(drainRSS)/(1<<20), "drain_rss_MiB")
 	b.ReportMetric(allSent.Seconds(), "all_emails_sent_s")
+	if batches > 0 {
+		b.ReportMetric(batchSum/batches, "events_per_batch")
+	}
 	b.Logf("drained %d row changes (%d audit rows, %d emails queued) in %s (%.0f/s, %.2f CPU-s, %.2f of them the sidecar's); pg_recvlogical decoded them in %s (%.0f/s, %.2f CPU-s; median of %s, read before, after, after); ratio %.2f; RSS max %.1f MiB; every email sent %s after start",
 		changes, wantRows, queued, drain.Round(time.Millisecond), rate, drainCPU.Seconds(), sidecarCPU.Seconds(), recv.Round(time.Millisecond), recvRate, recvCPU.Seconds(), taken, rate/recvRate, float64(drainRSS)/(1<<20), allSent.Round(time.Millisecond))
 }

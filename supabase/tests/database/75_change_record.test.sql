@@ -2,7 +2,7 @@
 -- on, written by trigger in the changing transaction, out of every client's reach.
 begin;
 \ir _helpers.psql
-select plan(38);
+select plan(41);
 
 select tests.new_user('talent');
 select tests.new_user('other');
@@ -32,6 +32,11 @@ select tests.as_user('super');
 select throws_ok('select * from sidecar.changes', '42501', null, 'a super_admin cannot read them');
 select throws_ok('delete from sidecar.changes', '42501', null, 'a super_admin cannot delete them');
 select throws_ok('select * from sidecar.replication_slots', '42501', null, 'nor the slots the sidecar remembers');
+select throws_ok('select * from sidecar.storage_deletions', '42501', null, 'nor the media clean-ups of deleted talents');
+select tests.as_user('admin');
+select throws_ok($$update sidecar.storage_deletions set status = 'queued'$$, '42501', null, 'an admin cannot re-queue a clean-up through the API');
+select tests.as_anon();
+select throws_ok('select * from sidecar.storage_deletions', '42501', null, 'anon cannot see the clean-ups');
 select tests.as_service();
 select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_role) values ('k', 't', 'UPDATE', 'service')$$,
   '42501', null, 'not even service_role writes a record: only the triggers do');
