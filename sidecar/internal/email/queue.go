@@ -185,7 +185,7 @@ const lockSQL = `
 with locked as (
   select count(x.taken) as n
     from (select pg_advisory_xact_lock(h)::text as taken
-            from (select distinct hashtext('email_flood:' || t) as h from unnest($2::text[]) t) k
+            from (select distinct hashtext('talent:' || t) as h from unnest($2::text[]) t) k
            order by h) x)
 select r, lower(r) from (select distinct r from unnest($1::text[]) r) d, locked`
 

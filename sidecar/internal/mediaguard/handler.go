@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,11 +87,16 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 	return nil
 }
 
-// Touches reports whether ev writes a guarded column: an insert of a guarded
-// table, or an update that changes one. The replication input drops other rows
-// before they reach the pipeline (a status change, say, has nothing to check).
-func Touches(ev *change.Event) bool {
-	return len(changedColumns(ev)) > 0
+// Touches reports whether a row change of table that writes the columns changed
+// writes a guarded column. The replication input asks it before decoding a row and
+// drops the others (a status change, say, has nothing to check).
+func Touches(table string, changed []string) bool {
+	for _, c := range Columns[table] {
+		if slices.Contains(changed, c.name) {
+			return true
+		}
+	}
+	return false
 }
 
 // changedColumns lists the guarded columns ev writes: all of them on insert, the

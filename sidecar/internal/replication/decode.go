@@ -151,6 +151,34 @@ func (d *decoder) event(m rowMessage) (*change.Event, error) {
 	return ev, nil
 }
 
+// changed names the columns a row message writes, from the raw tuples without
+// decoding them: every non-null column of an insert; the columns of an update whose
+// new value is not the old one's bytes (an unchanged TOASTed value, 'u', is
+// unchanged); none for a delete.
+func (d *decoder) changed(rel *pglogrepl.RelationMessage, m rowMessage) []string {
+	var out []string
+	for i, c := range rel.Columns {
+		if i >= len(m.new) {
+			break
+		}
+		n := m.new[i]
+		switch {
+		case m.op == change.Delete:
+			return nil
+		case m.op == change.Insert:
+			if n.kind == 'n' {
+				continue
+			}
+		case n.kind == 'u':
+			continue
+		case m.old != nil && i < len(m.old) && m.old[i].kind == n.kind && bytes.Equal(m.old[i].data, n.data):
+			continue
+		}
+		out = append(out, c.Name)
+	}
+	return out
+}
+
 // notice decodes an insert into the change record table into a notice: its id and
 // key, the only columns the pipeline reads from the stream (it claims the record
 // itself from the database).

@@ -280,3 +280,20 @@ func TestParseRowMessageRefusesMalformed(t *testing.T) {
 		require.Error(t, err, name)
 	}
 }
+
+// changed names, from the raw tuples, the columns an insert or update writes: an
+// update's unchanged values (equal bytes, or an unchanged TOASTed value) are not
+// named; a delete writes none.
+func TestChangedColumnsFromRawTuples(t *testing.T) {
+	d := newDecoder()
+	rel := &pglogrepl.RelationMessage{RelationName: "t", Columns: []*pglogrepl.RelationMessageColumn{
+		{Name: "id"}, {Name: "a"}, {Name: "b"}, {Name: "big"}, {Name: "gone"}}}
+	txt := func(s string) column { return column{kind: 't', data: []byte(s)} }
+	null := column{kind: 'n'}
+	old := []column{txt("1"), txt("x"), txt("y"), txt("long"), txt("z")}
+	upd := rowMessage{op: change.Update, old: old, new: []column{txt("1"), txt("x"), txt("Y"), {kind: 'u'}, null}}
+	require.Equal(t, []string{"b", "gone"}, d.changed(rel, upd))
+	ins := rowMessage{op: change.Insert, new: []column{txt("1"), null, txt("y"), txt("long"), null}}
+	require.Equal(t, []string{"id", "b", "big"}, d.changed(rel, ins))
+	require.Empty(t, d.changed(rel, rowMessage{op: change.Delete, old: old}))
+}

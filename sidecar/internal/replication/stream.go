@@ -41,9 +41,11 @@ type Config struct {
 	// should read them now.
 	SlotLost func()
 	// Keep, when set, says which streamed rows of the guarded tables go to the
-	// pipeline (the media guard's: rows that write a guarded column). Notices of
-	// change records always go.
-	Keep func(ev *change.Event) bool
+	// pipeline, from the table and the columns the row change writes (the media
+	// guard's: rows that write a guarded column). It is asked before the row is
+	// decoded, so rows nobody checks cost only their parse. Notices of change
+	// records always go.
+	Keep func(table string, changed []string) bool
 }
 
 // Stream consumes the slot. Run it (under the leadership lock) until its context ends.
@@ -340,11 +342,11 @@ func (s *Stream) submit(ctx context.Context, dec *decoder, txn *txnState, m rowM
 			return err
 		}
 	} else {
+		if s.cfg.Keep != nil && !s.cfg.Keep(rel.RelationName, dec.changed(rel, m)) {
+			return nil
+		}
 		if ev, err = dec.event(m); err != nil {
 			return err
-		}
-		if s.cfg.Keep != nil && !s.cfg.Keep(ev) {
-			return nil
 		}
 		row := ev.New
 		if row == nil {
