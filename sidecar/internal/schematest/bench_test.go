@@ -216,7 +216,7 @@ func BenchmarkRecordTriggers(b *testing.B) {
 	with, withClaims, withIDs := setup(true)
 	without, withoutClaims, withoutIDs := setup(false)
 	const flip = `with t as (
-		update public.talent_profiles set status = case status when 'active' then 'inactive' else 'active' end
+		update public.talent_profiles set status = case status when 'active' then 'inactive'::public.talent_status else 'active' end
 		 where id = $1 returning id, status)
 		select coalesce(json_agg(t), '[]')::text from t`
 	var i, j int
