@@ -34,7 +34,7 @@ import (
 // every submission, is held back only for a talent resubmitting in a loop.
 //
 // Handle only decides; the rows are written by Flush, once per batch
-// (the pipeline's Batcher), because a lock, a count and an insert per email cost
+// (pipeline.Handler), because a lock, a count and an insert per email cost
 // three round trips each and made a backlog drain 30 times slower. Like the
 // pipeline, a Queuer serves one worker at a time (Handle…, then Flush and, once the
 // transaction commits, Committed; or Discard).
@@ -175,7 +175,9 @@ func (q *Queuer) candidate(cfg *Config, key, tpl, talentID, to string, vars []by
 	return c
 }
 
-// lockSQL takes the flood-control locks of a batch, one per talent, and tells how
+// lockSQL takes the flood-control locks of a batch, one per talent (the lock of the
+// talent's change-record key, 'talent:<id>', which the batch's claim took already
+// when the emails come from its records), and tells how
 // Postgres lowercases each recipient's address (the identity counts are grouped by).
 // The locks are taken in one order (by lock id) for every transaction, so two
 // pipeline workers cannot deadlock, and held until the batch commits, so a concurrent

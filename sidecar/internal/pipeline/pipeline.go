@@ -124,7 +124,7 @@ type Pipeline struct {
 }
 
 // worker applies the events of its partitions in batches, with its own handlers
-// (a Batcher buffers per worker).
+// (a handler may buffer rows per worker until Flush).
 type worker struct {
 	p        *Pipeline
 	id       int
@@ -212,7 +212,7 @@ func (p *Pipeline) Stop() {
 }
 
 // Submit queues ev without waiting for it (the replication input; its progress is
-// reported through OnCommitted).
+// read through Committed).
 func (p *Pipeline) Submit(ctx context.Context, ev *change.Event) error {
 	return p.enqueue(ctx, item{ev: ev})
 }
