@@ -90,34 +90,36 @@ end
 $$;
 revoke all on function private.change_actor_role(uuid, uuid) from public;
 
--- The part of a talent row the sidecar acts on: the audit snapshot, the email
--- variables, the owner (whose Storage folders a delete empties). Answers and media
--- URLs are not copied into the record. (Written for speed as the one above.)
-create function private.talent_change_snapshot(p public.talent_profiles) returns jsonb
-language plpgsql immutable
-as $$
-begin
-  return jsonb_build_object(
-    'id', p.id, 'user_id', p.user_id, 'status', p.status, 'name', p.name, 'email', p.email,
-    'rejection_reason', p.rejection_reason, 'admin_notes', p.admin_notes,
-    'submitted_at', p.submitted_at, 'approved_at', p.approved_at, 'activated_at', p.activated_at);
-end
-$$;
-revoke all on function private.talent_change_snapshot(public.talent_profiles) from public;
-
+-- The record keeps the part of a talent row the sidecar acts on: the audit snapshot,
+-- the email variables, the owner (whose Storage folders a delete empties). Answers and
+-- media URLs are not copied into it. The snapshot is built in place from the row's
+-- fields: handing the whole row to a function, or copying it into a variable, builds
+-- a composite of every column (10 KB of prose included) on every status change.
 create function private.record_talent_change() returns trigger
 language plpgsql security definer
 set search_path = ''
 as $$
 declare
-  r public.talent_profiles := case when tg_op = 'DELETE' then old else new end;
   uid uuid := auth.uid();
+  o jsonb;
+  n jsonb;
 begin
+  if tg_op <> 'INSERT' then
+    o := jsonb_build_object(
+      'id', old.id, 'user_id', old.user_id, 'status', old.status, 'name', old.name, 'email', old.email,
+      'rejection_reason', old.rejection_reason, 'admin_notes', old.admin_notes,
+      'submitted_at', old.submitted_at, 'approved_at', old.approved_at, 'activated_at', old.activated_at);
+  end if;
+  if tg_op <> 'DELETE' then
+    n := jsonb_build_object(
+      'id', new.id, 'user_id', new.user_id, 'status', new.status, 'name', new.name, 'email', new.email,
+      'rejection_reason', new.rejection_reason, 'admin_notes', new.admin_notes,
+      'submitted_at', new.submitted_at, 'approved_at', new.approved_at, 'activated_at', new.activated_at);
+  end if;
   insert into sidecar.changes (row_key, table_name, op, actor_id, actor_role, reason, old_row, new_row)
-  values ('talent:' || r.id, 'talent_profiles', tg_op, uid, private.change_actor_role(r.user_id, uid),
-          nullif(current_setting('talent.action_reason', true), ''),
-          case when tg_op <> 'INSERT' then private.talent_change_snapshot(old) end,
-          case when tg_op <> 'DELETE' then private.talent_change_snapshot(new) end);
+  values ('talent:' || (coalesce(n, o)->>'id'), 'talent_profiles', tg_op, uid,
+          private.change_actor_role((coalesce(n, o)->>'user_id')::uuid, uid),
+          nullif(current_setting('talent.action_reason', true), ''), o, n);
   return null;
 end
 $$;

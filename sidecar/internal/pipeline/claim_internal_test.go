@@ -37,7 +37,7 @@ func TestClaimedSnapshotEqualsTheRecord(t *testing.T) {
 	require.NoError(t, err)
 	want := slices.Clone(TalentSnapshot)
 	slices.Sort(want)
-	require.Equal(t, want, keys, "TalentSnapshot must name the keys of private.talent_change_snapshot")
+	require.Equal(t, want, keys, "TalentSnapshot must name the keys private.record_talent_change writes")
 
 	type rec struct {
 		ID       int64

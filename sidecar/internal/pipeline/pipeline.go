@@ -566,7 +566,7 @@ returning s.id, s.row_key, s.table_name, s.op, coalesce(s.actor_id::text, ''), s
             array[` + snapshotFields("s.new_row") + `] end`
 
 // TalentSnapshot is the keys of a talent's change record snapshot
-// (private.talent_change_snapshot, migration 20261202000100; a test keeps the two
+// (private.record_talent_change, migration 20261202000100; a test keeps the two
 // equal). A claim returns them as text arrays rather than jsonb: decoding 40,000
 // JSON objects was a third of the sidecar's CPU in a backlog drain.
 var TalentSnapshot = []string{"id", "user_id", "status", "name", "email", "rejection_reason", "admin_notes",
