@@ -356,6 +356,13 @@ func steadyLatency(b *testing.B, rate, seconds int) {
 		select percentile_cont(0.5) within group (order by ms), percentile_cont(0.99) within group (order by ms), max(ms)
 		  from (select extract(epoch from created_at - committed_at) * 1000 ms from public.admin_actions
 		         where action_type = 'approve') s`).Scan(&p50, &p99, &max))
+	var worst string
+	require.NoError(b, db.Pool.QueryRow(ctx, `
+		select coalesce(string_agg(format('%s ms (change %s, %s, at +%s s)', ms, change_id, source, at), '; '), '')
+		  from (select round((extract(epoch from created_at - committed_at) * 1000)::numeric, 1) ms, change_id, source,
+		               round(extract(epoch from committed_at - min(committed_at) over ())::numeric, 2) at
+		          from public.admin_actions where action_type = 'approve' order by 1 desc limit 3) w`).Scan(&worst))
+	b.Logf("slowest: %s", worst)
 	b.ReportMetric(achieved, "tx/s")
 	b.ReportMetric(p50, "p50_ms")
 	b.ReportMetric(p99, "p99_ms")

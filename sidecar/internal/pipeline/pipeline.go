@@ -116,11 +116,12 @@ type Pipeline struct {
 	done   chan struct{} // closed when the dispatcher and every worker have returned
 	once   sync.Once
 
-	events      *prometheus.CounterVec
-	batchSize   prometheus.Histogram
-	batchTime   prometheus.Histogram
-	deadLetters prometheus.Counter
-	retries     prometheus.Counter
+	events       *prometheus.CounterVec
+	batchSize    prometheus.Histogram
+	batchTime    prometheus.Histogram
+	deadLetters  prometheus.Counter
+	retries      prometheus.Counter
+	claimRetries prometheus.Counter
 }
 
 // worker applies the events of its partitions in batches, with its own handlers
@@ -167,9 +168,12 @@ func New(cfg Config, pool *pgxpool.Pool, handlers func() []Handler, route Route,
 		retries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sidecar_batch_retries_total", Help: "Batches retried after a database error.",
 		}),
+		claimRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sidecar_claim_retries_total", Help: "Claims tried again for noticed records not yet visible.",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(p.events, p.batchSize, p.batchTime, p.deadLetters, p.retries)
+		reg.MustRegister(p.events, p.batchSize, p.batchTime, p.deadLetters, p.retries, p.claimRetries)
 	}
 	for i := 0; i < cfg.Workers; i++ {
 		p.workers = append(p.workers, &worker{p: p, id: i, queue: make(chan item, 2*cfg.BatchSize), handlers: handlers()})
@@ -604,6 +608,7 @@ func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.
 	source := map[string]change.Source{}
 	var maxID int64
 	var rows []*change.Event
+	noticed := map[int64]bool{}
 	for _, it := range batch {
 		switch ev := it.ev; {
 		case ev == nil:
@@ -613,6 +618,7 @@ func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.
 				source[ev.RowKey] = ev.Source
 			}
 			maxID = max(maxID, ev.ID)
+			noticed[ev.ID] = true
 		default:
 			rows = append(rows, ev)
 		}
@@ -620,15 +626,91 @@ func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.
 	if len(keys) == 0 {
 		return rows, nil
 	}
+	// The locks and the first claim in one round trip.
 	b := &pgx.Batch{}
 	b.Queue(claimLockSQL, keys)
 	b.Queue(claimSQL, keys, maxID)
 	br := tx.SendBatch(ctx, b)
-	defer br.Close()
 	if _, err := br.Exec(); err != nil {
+		br.Close()
 		return nil, fmt.Errorf("locking the keys of %d change records: %w", len(keys), err)
 	}
-	q, err := br.Query()
+	claimed, err := readClaimed(br.Query, source)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("claiming change records: %w", cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A notice from the stream can arrive before its transaction is visible: Postgres
+	// writes (and logical decoding sends) the commit before the committing backend
+	// leaves the list of running transactions. A noticed record neither claimed now
+	// nor processed already is that case; claim again, a moment later, in a new
+	// snapshot. (Left alone, it would wait for the next catch-up, seconds later.)
+	for _, ev := range claimed {
+		delete(noticed, ev.ID)
+	}
+	for i, wait := range claimRetryWaits {
+		if len(noticed) == 0 {
+			break
+		}
+		missing := make([]int64, 0, len(noticed))
+		for id := range noticed {
+			missing = append(missing, id)
+		}
+		done, err := processedOf(ctx, tx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range done {
+			delete(noticed, id)
+		}
+		if len(noticed) == 0 {
+			break
+		}
+		if i == 0 {
+			w.p.claimRetries.Inc()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		more, err := readClaimed(func() (pgx.Rows, error) { return tx.Query(ctx, claimSQL, keys, maxID) }, source)
+		if err != nil {
+			return nil, err
+		}
+		for _, ev := range more {
+			delete(noticed, ev.ID)
+		}
+		claimed = append(claimed, more...)
+	}
+	sort.Slice(claimed, func(i, j int) bool { return claimed[i].ID < claimed[j].ID })
+	return append(claimed, rows...), nil
+}
+
+// claimRetryWaits are the pauses before a claim is tried again for noticed records
+// not yet visible (about 85 ms in all before they are left to the catch-up).
+var claimRetryWaits = []time.Duration{time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond}
+
+// processedOf returns which of ids are processed already (claimed by another batch
+// or sidecar).
+func processedOf(ctx context.Context, tx pgx.Tx, ids []int64) ([]int64, error) {
+	q, err := tx.Query(ctx, `select id from sidecar.changes where id = any($1) and processed_at is not null`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading processed change records: %w", err)
+	}
+	done, err := pgx.CollectRows(q, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("reading processed change records: %w", err)
+	}
+	return done, nil
+}
+
+// readClaimed runs a claim (claimSQL) through query and builds the events of the
+// records it claimed.
+func readClaimed(query func() (pgx.Rows, error), source map[string]change.Source) ([]*change.Event, error) {
+	q, err := query()
 	if err != nil {
 		return nil, fmt.Errorf("claiming change records: %w", err)
 	}
@@ -668,11 +750,7 @@ func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.
 	if err != nil {
 		return nil, fmt.Errorf("claiming change records: %w", err)
 	}
-	if err := br.Close(); err != nil {
-		return nil, fmt.Errorf("claiming change records: %w", err)
-	}
-	sort.Slice(claimed, func(i, j int) bool { return claimed[i].ID < claimed[j].ID })
-	return append(claimed, rows...), nil
+	return claimed, nil
 }
 
 // apply runs the batch in one transaction: it claims the batch's records, then

@@ -354,3 +354,39 @@ func TestClaimAppliesEachRecordOnceInKeyOrder(t *testing.T) {
 		from scratch_applied`).Scan(&one, &two))
 	t.Logf("applied by one: %d, by two: %d (a claim takes every pending record of its keys up to its newest notice)", one, two)
 }
+
+// A notice can arrive before its transaction is visible (logical decoding sends the
+// commit before the committing backend leaves the running transactions). The claim
+// tries again a moment later instead of leaving the record to the next catch-up:
+// here the notice is sent while the record's transaction is still open, and the
+// transaction commits 30 ms later.
+func TestClaimWaitsForANoticeAheadOfItsCommit(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	_, err := db.Pool.Exec(ctx, `create table scratch_applied (n bigserial primary key, change_id bigint not null, row_key text not null,
+		by text not null, i int not null)`)
+	require.NoError(t, err)
+	p := pipeline.New(pipeline.Config{BatchSize: 10, BatchWait: time.Millisecond}, db.Pool,
+		func() []pipeline.Handler { return []pipeline.Handler{applier{name: "one"}} }, nil, testlog.New(t), nil)
+	p.Start(ctx)
+	defer p.Stop()
+
+	tx, err := db.Pool.Begin(ctx)
+	require.NoError(t, err)
+	var id int64
+	require.NoError(t, tx.QueryRow(ctx, `insert into sidecar.changes (row_key, table_name, op, actor_role, new_row)
+		values ('k', 't', 'UPDATE', 'service', '{"i": 1}') returning id`).Scan(&id))
+	done, err := p.Send(ctx, &change.Event{Source: change.SourceReplication, Schema: "sidecar", Table: "changes",
+		Op: change.Insert, Notice: true, ID: id, RowKey: "k"})
+	require.NoError(t, err)
+	time.Sleep(30 * time.Millisecond) // well after the first claim, within the retries
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, (<-done).Err)
+
+	var n int
+	require.NoError(t, db.Pool.QueryRow(ctx, `select count(*) from scratch_applied where change_id = $1`, id).Scan(&n))
+	require.Equal(t, 1, n, "the record's effect is written by the batch its notice started")
+	var pending bool
+	require.NoError(t, db.Pool.QueryRow(ctx, `select processed_at is null from sidecar.changes where id = $1`, id).Scan(&pending))
+	require.False(t, pending)
+}
