@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/retry"
 )
 
 // OutboxOptions tunes the sender. Zero values take the defaults noted.
@@ -357,7 +358,7 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 				set status = 'failed', last_error = $2, updated_at = now()
 				where id = $1::uuid and status = 'queued'`, c.id, msg)
 		} else {
-			delay := o.backoff(c.attempts)
+			delay := retry.Backoff{Base: o.opts.BackoffBase, Max: o.opts.BackoffMax}.Delay(c.attempts)
 			if d := time.Until(retryAt); d > delay {
 				delay = d + time.Duration(rand.Int64N(int64(o.opts.BackoffBase)))
 			}
@@ -426,15 +427,4 @@ func (o *Outbox) recordSent(ctx context.Context, batch []sentEmail) error {
 		from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) s(id, provider_id, subject, html, txt)
 		where e.id = s.id`, ids, providerIDs, subjects, htmls, texts)
 	return err
-}
-
-// backoff is exponential with jitter: a random delay in [d/2, d) where d doubles per
-// attempt from BackoffBase up to BackoffMax.
-func (o *Outbox) backoff(attempt int) time.Duration {
-	d := o.opts.BackoffBase
-	for i := 1; i < attempt && d < o.opts.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, o.opts.BackoffMax)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }

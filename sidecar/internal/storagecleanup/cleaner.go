@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/retry"
 )
 
 // Options tunes the cleaner. Zero values take the defaults noted.
@@ -308,7 +309,7 @@ func (c *Cleaner) record(ctx context.Context, j job, removed int, opErr error) {
 				    finished_at = now(), updated_at = now()
 				where id = $1 and status = 'queued'`, j.id, removed, msg)
 		} else {
-			delay := c.backoff(j.attempts)
+			delay := retry.Backoff{Base: c.opts.BackoffBase, Max: c.opts.BackoffMax}.Delay(j.attempts)
 			c.outcomes.WithLabelValues("retry").Inc()
 			c.log.Info("removing deleted talent's media will be retried", "job", j.id, "attempts", j.attempts, "in", delay.String(), "error", msg)
 			_, err = c.pool.Exec(ctx, `update sidecar.storage_deletions
@@ -321,15 +322,4 @@ func (c *Cleaner) record(ctx context.Context, j job, removed int, opErr error) {
 		// The lease expires and the job is claimed again; the retry lists again.
 		c.log.Error("recording storage cleanup outcome", "job", j.id, "error", err)
 	}
-}
-
-// backoff is exponential with jitter: a random delay in [d/2, d) where d doubles per
-// attempt from BackoffBase up to BackoffMax.
-func (c *Cleaner) backoff(attempt int) time.Duration {
-	d := c.opts.BackoffBase
-	for i := 1; i < attempt && d < c.opts.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, c.opts.BackoffMax)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
