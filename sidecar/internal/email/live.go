@@ -237,35 +237,13 @@ func markApplied(ctx context.Context, db execer, table, name, updatedAt string, 
 	return nil
 }
 
-// bookkeeping columns are written by the sidecar (or stamped by trigger) and never
-// change what is sent; an event changing only these is our own verdict coming back.
-var bookkeeping = map[string]bool{"applied_at": true, "apply_error": true, "updated_at": true, "updated_by": true}
-
-func onlyBookkeeping(ev *change.Event) bool {
-	if ev.Old == nil {
-		// Without the old row, a row already judged (applied_at or apply_error set)
-		// is our own write: an admin's edit clears both by trigger.
-		return ev.New["applied_at"] != nil || ev.New["apply_error"] != nil
-	}
-	for k, v := range ev.New {
-		if bookkeeping[k] {
-			continue
-		}
-		if fmt.Sprint(v) != fmt.Sprint(ev.Old[k]) {
-			return false
-		}
-	}
-	return true
-}
-
 // Handle validates a change of email_settings or email_templates and records the
-// verdict in tx. Other tables are ignored.
+// verdict in tx. Its own verdict (applied_at, apply_error) does not come back as a
+// change: the record trigger leaves bookkeeping columns out (migration
+// 20261202000100).
 func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 	if ev.Op == change.Delete {
 		l.log.Warn("ignoring deletion of email configuration row; the last good version stays", "table", ev.Table, "row", ev.Old.Str("name"))
-		return nil
-	}
-	if ev.Op == change.Update && onlyBookkeeping(ev) {
 		return nil
 	}
 	r := ev.New
