@@ -52,24 +52,6 @@ const WebhookTrigger = "talent_sidecar_webhook"
 // slotMemory is where EnsureSlot remembers the slots it made.
 var slotMemory = change.Table{Schema: "sidecar", Name: "replication_slots"}
 
-// publicationWant is one publication as replication.EnsurePublication makes it:
-// the first of replication.Publications publishes the inserts of the change
-// records, the second the inserts and updates of the guarded tables. The tables
-// come from the catalogue; the operations are EnsurePublication's.
-type publicationWant struct {
-	Name    string
-	Tables  []string
-	Publish string // as pg_publication's flags read in EnsurePublication's order
-}
-
-func wantPublications(name string) []publicationWant {
-	names := replication.Publications(name)
-	return []publicationWant{
-		{Name: names[0], Tables: []string{change.Records.QualifiedName()}, Publish: "insert"},
-		{Name: names[1], Tables: change.Guarded(), Publish: "insert, update"},
-	}
-}
-
 // Evaluate runs every check over f. It is pure so tests can inject facts that
 // cannot be produced on a shared server.
 func Evaluate(f *Facts, opt Options) []Result {
@@ -91,7 +73,7 @@ func Evaluate(f *Facts, opt Options) []Result {
 		checkSendersFree(f, opt),
 		checkRole(f),
 		checkReplicationConnection(f, opt))
-	for _, w := range wantPublications(opt.Publication) {
+	for _, w := range replication.Publications(opt.Publication) {
 		add(Replication, checkPublication(f, w))
 	}
 	add(Replication,
@@ -355,7 +337,7 @@ func checkReplicationConnection(f *Facts, opt Options) Result {
 // missing or different one passes when the role may create or correct it, as the
 // sidecar then does at start; a different one is still worth a warning, since
 // something other than this release made it so.
-func checkPublication(f *Facts, w publicationWant) Result {
+func checkPublication(f *Facts, w replication.Publication) Result {
 	name := "publication " + w.Name
 	ident := quoteIdent(w.Name)
 	list := strings.Join(w.Tables, ", ")

@@ -215,7 +215,10 @@ func redact(err error, u *url.URL) string {
 // configuration selects.
 func Print(w io.Writer, opt Options, results []Result) {
 	u, _ := url.Parse(opt.DatabaseURL)
-	pubs := replication.Publications(opt.Publication)
+	var pubs []string
+	for _, p := range replication.Publications(opt.Publication) {
+		pubs = append(pubs, p.Name)
+	}
 	fmt.Fprintf(w, "sidecar doctor: %s (slot %s, publications %s)\n", where(u), opt.Slot, strings.Join(pubs, " and "))
 	width := 0
 	for _, r := range results {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
 // Facts is everything the checks look at, read from the target database in one
@@ -169,7 +170,7 @@ func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Opt
 		Scan(&f.RoleSuper, &f.RoleReplication, &f.RoleBypassRLS)
 
 	f.Publications = map[string]*PublicationFacts{}
-	for _, w := range wantPublications(opt.Publication) {
+	for _, w := range replication.Publications(opt.Publication) {
 		p, err := readPublication(ctx, conn, w.Name)
 		if err != nil {
 			f.PublicationErr = err
@@ -279,7 +280,7 @@ func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, 
 		return false, nil, fmt.Errorf("reading database privileges: %w", err)
 	}
 	var tables []string
-	for _, w := range wantPublications("") {
+	for _, w := range replication.Publications("") {
 		tables = append(tables, w.Tables...)
 	}
 	owns := map[string]bool{}

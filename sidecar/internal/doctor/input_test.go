@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
 func noEnv(string) string { return "" }
@@ -74,7 +75,7 @@ func TestRunMarksInputErrors(t *testing.T) {
 func injected() *Facts {
 	pubs := map[string]*PublicationFacts{}
 	owns := map[string]bool{}
-	for _, w := range wantPublications("p") {
+	for _, w := range replication.Publications("p") {
 		tables := map[string]PublishedTable{}
 		for _, t := range w.Tables {
 			tables[t] = PublishedTable{}

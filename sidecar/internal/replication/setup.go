@@ -15,13 +15,34 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
-// Publications are the names of the publications the stream reads: name publishes
-// the inserts into the change record table (the notices), name_media the inserts
-// and updates of the guarded tables (for the media guard). Two publications,
-// because the records must not publish their own updates (the sidecar marks every
-// record processed, and each mark would be streamed back to it).
-func Publications(name string) []string {
-	return []string{name, name + "_media"}
+// Publication is one of the publications the stream reads, as EnsurePublication
+// makes it: its tables and what it publishes (pg_publication's flags, in the order
+// insert, update, delete, truncate).
+type Publication struct {
+	Name    string
+	Tables  []string
+	Publish string
+}
+
+// Publications are the publications the stream reads: name publishes the inserts
+// into the change record table (the notices), name_media the inserts and updates of
+// the guarded tables (for the media guard). Two publications, because the records
+// must not publish their own updates (the sidecar marks every record processed, and
+// each mark would be streamed back to it).
+func Publications(name string) []Publication {
+	return []Publication{
+		{Name: name, Tables: []string{change.Records.QualifiedName()}, Publish: "insert"},
+		{Name: name + "_media", Tables: change.Guarded(), Publish: "insert, update"},
+	}
+}
+
+// publicationNames lists the names of Publications(name).
+func publicationNames(name string) []string {
+	var out []string
+	for _, p := range Publications(name) {
+		out = append(out, p.Name)
+	}
+	return out
 }
 
 // EnsurePublication creates or corrects the stream's publications (see
@@ -29,11 +50,12 @@ func Publications(name string) []string {
 // publishes anything else (a release before the change record published the tables
 // themselves) is set to what this release reads.
 func EnsurePublication(ctx context.Context, pool *pgxpool.Pool, name string) error {
-	names := Publications(name)
-	if err := ensurePublication(ctx, pool, names[0], []string{change.Records.QualifiedName()}, "insert"); err != nil {
-		return err
+	for _, p := range Publications(name) {
+		if err := ensurePublication(ctx, pool, p.Name, p.Tables, p.Publish); err != nil {
+			return err
+		}
 	}
-	return ensurePublication(ctx, pool, names[1], change.Guarded(), "insert, update")
+	return nil
 }
 
 func ensurePublication(ctx context.Context, pool *pgxpool.Pool, name string, tables []string, publish string) error {

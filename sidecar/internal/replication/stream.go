@@ -166,7 +166,7 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	defer conn.Close(context.Background())
 
 	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
-		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", strings.Join(Publications(s.cfg.Publication), ","))},
+		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", strings.Join(publicationNames(s.cfg.Publication), ","))},
 	})
 	if err != nil {
 		return fmt.Errorf("starting replication on slot %s: %w", s.cfg.Slot, err)
