@@ -66,9 +66,8 @@ const (
 
 // Result is delivered to a waiting submitter once the event's transaction commits.
 type Result struct {
-	Outcome Outcome
-	Reason  string // why it was dead-lettered
-	Err     error  // the pipeline stopped before committing it
+	Outcome Outcome // Applied: a record that failed is dead-lettered within its batch
+	Err     error   // the pipeline stopped before committing it
 }
 
 type item struct {
