@@ -38,6 +38,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 	log := newLogger(os.Stdout, cfg.LogLevel)
 	mainLog := log.With("component", "main")
 	gcDefaults(os.LookupEnv)
+	defer cpuProfile(os.LookupEnv, stderr)()
 	if err := run(ctx, cfg, log); err != nil {
 		mainLog.Error("sidecar stopped with an error", "err", err)
 		return 1
