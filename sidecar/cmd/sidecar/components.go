@@ -11,6 +11,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
+	"github.com/talent-onboarding/backend/sidecar/internal/emailsend"
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/storagecleanup"
@@ -43,16 +44,17 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 		return components{}, fmt.Errorf("loading email configuration: %w", err)
 	}
 
-	provider, err := email.NewProvider(cfg, 0, log)
+	provider, err := emailsend.NewProvider(emailsend.ProviderOptions{Name: cfg.EmailProvider,
+		SendGridAPIKey: cfg.SendGridAPIKey, SendGridBaseURL: cfg.SendGridBaseURL, SMTPURL: cfg.SMTPURL,
+		FileDir: cfg.EmailFileDir, Conns: cfg.EmailConcurrency})
 	if err != nil {
 		return components{}, fmt.Errorf("building email provider: %w", err)
 	}
-	opts := email.OutboxOptionsFrom(cfg)
-	opts.Yield = behind
-	opts.Render = live.RenderStored
-	outbox := email.NewOutbox(pool, provider, opts, log)
+	wake := emailsend.NewWakeup()
+	outbox := emailsend.NewOutbox(pool, provider, live, behindFunc(behind), wake,
+		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}, log)
 
-	events, err := email.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
+	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
 	if err != nil {
 		return components{}, fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 	}
@@ -73,7 +75,7 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 	// buffer per worker.
 	return components{
 		Handlers: func() []pipeline.Handler {
-			return []pipeline.Handler{live, email.NewQueuer(live, outbox.Wake, log), guard, storagecleanup.NewHandler(cleaner.Wake)}
+			return []pipeline.Handler{live, email.NewQueuer(live, wake.Ring, log), guard, storagecleanup.NewHandler(cleaner.Wake)}
 		},
 		Routes: []func(*fiber.App){events.Register},
 		Start: func(ctx context.Context) error {
@@ -88,3 +90,7 @@ func extraComponents(ctx context.Context, cfg *config.Config, pool *pgxpool.Pool
 		},
 	}, nil
 }
+
+type behindFunc func() bool
+
+func (f behindFunc) Backlogged() bool { return f() }

@@ -56,7 +56,7 @@ type Queuer struct {
 type candidate struct {
 	key, tpl, talentID, to string
 	status, why            string
-	vars                   []byte // Vars as JSON
+	vars                   []byte // templateVars as JSON
 	// The settings in force when Handle ran.
 	fromEmail, fromName, replyTo string
 	limit, windowSecs            int
@@ -64,7 +64,7 @@ type candidate struct {
 
 // NewQueuer returns the handler; live supplies the configuration, and wake (which
 // may be nil) is called after a transaction that queued an email to send commits:
-// the outbox's Wake, in the same process.
+// it rings the outbox of the same process (emailsend.Wakeup).
 //
 // The queue does not NOTIFY: Postgres serialises the commits of every transaction
 // that notifies (one lock, held through the commit's WAL flush), which made the
@@ -83,24 +83,19 @@ func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
 var copyColumns = []string{"id", "talent_profile_id", "email_type", "recipient_email", "template_vars", "status", "last_error",
 	"idempotency_key", "from_email", "from_name", "reply_to"}
 
-// NotifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
-// operator, or a tool that queues emails) wakes senders at once instead of at their
-// next poll.
-const NotifyChannel = "email_outbox"
-
 // Transition returns the talent template a status change sends ("" for none).
 func Transition(from, to string) string {
 	switch from + ">" + to {
 	case "draft>submitted":
-		return Welcome
+		return welcome
 	case "submitted>approved":
-		return Approval
+		return approval
 	case "submitted>rejected":
-		return Rejection
+		return rejection
 	case "approved>active", "inactive>active":
-		return Activation
+		return activation
 	case "active>inactive":
-		return Deactivation
+		return deactivation
 	}
 	return ""
 }
@@ -141,9 +136,9 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 	} else {
 		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, vars))
 	}
-	if tpl == Welcome {
+	if tpl == welcome {
 		for _, admin := range cfg.Settings.AdminRecipients {
-			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, vars))
+			q.pending = append(q.pending, q.candidate(cfg, ev.Key, adminNewSubmission, talentID, admin, vars))
 		}
 	}
 	return nil
@@ -455,9 +450,9 @@ func opt(s string) *string {
 }
 
 // varsFor builds the template variables of a profile row that come from the row
-// (see Vars: the rest are filled in when the email is rendered).
-func varsFor(r change.Row, from, to string) Vars {
-	v := Vars{
+// (see templateVars: the rest are filled in when the email is rendered).
+func varsFor(r change.Row, from, to string) templateVars {
+	v := templateVars{
 		TalentName:      strings.TrimSpace(r.Str("name")),
 		TalentEmail:     strings.TrimSpace(r.Str("email")),
 		TalentID:        r.Str("id"),
