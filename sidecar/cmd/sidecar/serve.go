@@ -55,7 +55,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 // row goes by its table and id.
 func partition(ev *change.Event) string {
 	if ev.Notice || ev.Recorded() {
-		if ev.RowKey == emailConfigKey {
+		if ev.RowKey == change.EmailConfigKey {
 			return ""
 		}
 		return ev.RowKey
@@ -66,10 +66,6 @@ func partition(ev *change.Event) string {
 	}
 	return ev.Table + ":" + row.Str("id")
 }
-
-// emailConfigKey is the row_key the database gives every change to the email
-// configuration (migration 20261202000100).
-const emailConfigKey = "email_config"
 
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level

@@ -17,6 +17,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
+	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
 
 // Queuer is the change.Handler that queues the emails of a talent status change
@@ -83,23 +84,6 @@ func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
 var copyColumns = []string{"id", "talent_profile_id", "email_type", "recipient_email", "template_vars", "status", "last_error",
 	"idempotency_key", "from_email", "from_name", "reply_to"}
 
-// Transition returns the talent template a status change sends ("" for none).
-func Transition(from, to string) string {
-	switch from + ">" + to {
-	case "draft>submitted":
-		return welcome
-	case "submitted>approved":
-		return approval
-	case "submitted>rejected":
-		return rejection
-	case "approved>active", "inactive>active":
-		return activation
-	case "active>inactive":
-		return deactivation
-	}
-	return ""
-}
-
 // Handle decides the emails of a talent_profiles status change, with their
 // variables, and buffers them for Flush. It does not touch the database.
 func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
@@ -110,7 +94,8 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 	if from == to {
 		return nil
 	}
-	tpl := Transition(from, to)
+	tr, _ := talentstatus.Lookup(from, to)
+	tpl := tr.Email
 	if tpl == "" {
 		return nil
 	}
@@ -317,11 +302,11 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		cp.Text(c.to)
 		cp.JSONB(c.vars)
 		cp.Text(c.status)
-		cp.TextOrNull(opt(c.why))
+		cp.TextOrNull(ideminsert.NullIfEmpty(c.why))
 		cp.Text(c.key)
 		cp.Text(c.fromEmail)
 		cp.Text(c.fromName)
-		cp.TextOrNull(opt(c.replyTo))
+		cp.TextOrNull(ideminsert.NullIfEmpty(c.replyTo))
 		key = append(key, c.key)
 	}
 	args := func() []any {
@@ -331,16 +316,16 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 			if fl.gone[c.talentID] {
 				talent = append(talent, nil)
 			} else {
-				talent = append(talent, opt(c.talentID))
+				talent = append(talent, ideminsert.NullIfEmpty(c.talentID))
 			}
 			tpl = append(tpl, c.tpl)
 			to = append(to, c.to)
 			vars = append(vars, string(c.vars))
 			status = append(status, c.status)
-			why = append(why, opt(c.why))
+			why = append(why, ideminsert.NullIfEmpty(c.why))
 			fromEmail = append(fromEmail, c.fromEmail)
 			fromName = append(fromName, c.fromName)
-			replyTo = append(replyTo, opt(c.replyTo))
+			replyTo = append(replyTo, ideminsert.NullIfEmpty(c.replyTo))
 		}
 		return []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo}
 	}
@@ -440,13 +425,6 @@ func (q *Queuer) lockAndScan(ctx context.Context, tx pgx.Tx, to, talents []strin
 func (q *Queuer) Discard() {
 	q.pending = nil
 	q.queued = false
-}
-
-func opt(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
 }
 
 // varsFor builds the template variables of a profile row that come from the row

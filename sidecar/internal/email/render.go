@@ -17,7 +17,8 @@ import (
 	"text/template/parse"
 )
 
-// Template names (contract: DESIGN.md state machine).
+// Template names (contract: DESIGN.md state machine; which status change sends
+// which is talentstatus.Transitions).
 const (
 	welcome            = "welcome"
 	adminNewSubmission = "admin_new_submission"

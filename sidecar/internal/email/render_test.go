@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
 
 func TestCompile(t *testing.T) {
@@ -52,4 +54,13 @@ func TestRenderEscapesHTMLAndFoldsSubject(t *testing.T) {
 	require.NotContains(t, r.Subject, "\n")
 	require.NotContains(t, r.Subject, "\r")
 	require.Contains(t, r.Text, "<script>", "text bodies are not HTML-escaped")
+}
+
+// Every email the state machine names is a template the sidecar has.
+func TestTransitionEmailsAreTemplates(t *testing.T) {
+	for _, tr := range talentstatus.Transitions {
+		if tr.Email != "" {
+			require.Contains(t, TemplateNames, tr.Email, "%s -> %s", tr.From, tr.To)
+		}
+	}
 }
