@@ -18,7 +18,7 @@ run() { # name package bench-regexp benchtime
 run rls          ./sidecar/internal/schematest  'RLS'                                     3s
 run records      ./sidecar/internal/schematest  'RecordTriggers'                          3000x
 run replication  ./sidecar/cmd/sidecar          'BacklogDrain|SteadyLatency'              1x
-run email        ./sidecar/internal/email       'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
+run email        ./sidecar/internal/emailsend   'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
 run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             2000x
 
 echo

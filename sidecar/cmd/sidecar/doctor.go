@@ -5,11 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/doctor"
 )
 
@@ -17,64 +17,73 @@ func init() {
 	register("doctor", "check the database for everything the sidecar needs and say which input modes it allows "+
 		"(exit 0 when the one REPLICATION_ENABLED selects is ready)",
 		func(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-			return doctor.Main(ctx, args, os.Getenv, stdout, stderr)
+			return runDoctor(ctx, args, os.Getenv, stdout, stderr)
 		})
-	register("healthcheck", "GET /healthz of the sidecar on this host (exit 0 when healthy); for HEALTHCHECK in images without curl",
-		runHealthcheck)
 }
 
-func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+// runDoctor is `sidecar doctor [flags]`: the sidecar's own variables (read from
+// getenv, with the defaults config.Vars documents) supply the flags' defaults, so
+// it checks what the service would run with; doctor.Check does the rest.
+func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", envOr("SIDECAR_ADDR", ":8080"), "the sidecar's listen address (default $SIDECAR_ADDR or :8080)")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for an answer")
+	env := func(name string) string { return envOrDefault(getenv, name) }
+	opt := doctor.Options{}
+	fs.StringVar(&opt.DatabaseURL, "database-url", getenv("DATABASE_URL"), "database to check (default $DATABASE_URL)")
+	fs.StringVar(&opt.Slot, "slot", env("REPLICATION_SLOT"), "replication slot name (default $REPLICATION_SLOT or the sidecar's default)")
+	fs.StringVar(&opt.Publication, "publication", env("PUBLICATION"), "publication name; <name>_media is the second (default $PUBLICATION or the sidecar's default)")
+	// Read as go-envconfig reads REPLICATION_ENABLED for the sidecar: strconv.ParseBool.
+	replicationEnv := env("REPLICATION_ENABLED")
+	replicationDefault, envErr := strconv.ParseBool(replicationEnv)
+	replicationOn := fs.Bool("replication", replicationDefault,
+		"the mode whose readiness sets the exit code: true for replication, false for webhooks only (default $REPLICATION_ENABLED or true)")
+	maxLag := fs.String("max-lag", doctor.FormatBytes(doctor.DefaultMaxLag), "slot lag above which the lag check fails (e.g. 0, 64MB, 1GB)")
+	dir := fs.String("migrations-dir", "", "read migration versions from this directory instead of the list built into the binary")
+	fs.DurationVar(&opt.Timeout, "timeout", 20*time.Second, "time allowed for connecting and checking")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sidecar doctor [flags]\n\nChecks the database for everything the sidecar needs and says which input modes it allows;\n"+
+			"exit 0 when the mode --replication selects is ready, 1 when it is not, 2 on bad input.")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return doctor.ExitUsage
 	}
-	u, err := healthURL(*addr)
-	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
-		return 2
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "doctor: unexpected argument %q\n", fs.Arg(0))
+		return doctor.ExitUsage
 	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
-		return 2
+	explicit := false
+	fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "replication" })
+	if envErr != nil && !explicit {
+		fmt.Fprintf(stderr, "doctor: REPLICATION_ENABLED=%q is not true or false\n", replicationEnv)
+		return doctor.ExitUsage
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
-		return 1
+	opt.WebhooksOnly = !*replicationOn
+	var err error
+	if opt.MaxLagBytes, err = doctor.ParseBytes(*maxLag); err != nil {
+		fmt.Fprintf(stderr, "doctor: --max-lag: %v\n", err)
+		return doctor.ExitUsage
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "healthcheck: %s answered %s\n", u, resp.Status)
-		return 1
+	opt.Migrations = doctor.EmbeddedMigrations
+	if *dir != "" {
+		if opt.Migrations, err = doctor.MigrationsIn(*dir); err != nil {
+			fmt.Fprintf(stderr, "doctor: --migrations-dir: %v\n", err)
+			return doctor.ExitUsage
+		}
 	}
-	fmt.Fprintf(stdout, "healthy: %s\n", u)
-	return 0
+	return doctor.Check(ctx, opt, stdout, stderr)
 }
 
-// healthURL turns a listen address into the URL to probe from the same host: a
-// wildcard or empty host becomes loopback.
-func healthURL(addr string) (string, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || port == "" {
-		return "", fmt.Errorf("SIDECAR_ADDR %q is not host:port or :port", addr)
-	}
-	switch host {
-	case "", "0.0.0.0", "::", "[::]":
-		host = "127.0.0.1"
-	}
-	return "http://" + net.JoinHostPort(host, port) + "/healthz", nil
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
+// envOrDefault is what the sidecar would read for the variable name: its value in
+// the environment, or the default config.Vars documents for it.
+func envOrDefault(getenv func(string) string, name string) string {
+	if v := getenv(name); v != "" {
 		return v
 	}
-	return def
+	for _, v := range config.Vars() {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
 }

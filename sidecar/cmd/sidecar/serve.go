@@ -19,11 +19,14 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/catchup"
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/email"
+	"github.com/talent-onboarding/backend/sidecar/internal/emailsend"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
 	"github.com/talent-onboarding/backend/sidecar/internal/leader"
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/storagecleanup"
 	"github.com/talent-onboarding/backend/sidecar/internal/webhook"
 )
 
@@ -53,7 +56,7 @@ func serve(ctx context.Context, stderr io.Writer) int {
 // row goes by its table and id.
 func partition(ev *change.Event) string {
 	if ev.Notice || ev.Recorded() {
-		if ev.RowKey == emailConfigKey {
+		if ev.RowKey == change.EmailConfigKey {
 			return ""
 		}
 		return ev.RowKey
@@ -65,16 +68,25 @@ func partition(ev *change.Event) string {
 	return ev.Table + ":" + row.Str("id")
 }
 
-// emailConfigKey is the row_key the database gives every change to the email
-// configuration (migration 20261202000100).
-const emailConfigKey = "email_config"
-
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
+// service is what every long-running part is: Start returns at once, Stop may be
+// called more than once and waits (package startstop).
+type service interface {
+	Start(ctx context.Context) error
+	Stop()
+}
+
+// run assembles the service, each part built after what it depends on, starts it
+// and, once ctx ends, stops it in the order that loses nothing: inputs first (the
+// replication leader and the catch-up, then the HTTP server with its webhooks),
+// then the senders, the pipeline last. Every part runs with a context that ctx's
+// end does not cancel, so that work in flight during shutdown still commits; Stop
+// ends each one.
 func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	mainLog := log.With("component", "main")
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
@@ -94,22 +106,50 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// The outbox starts after the pipeline is built and asks it whether it is behind.
-	var pipe *pipeline.Pipeline
-	extra, err := extraComponents(ctx, cfg, pool, reg, log, func() bool { return pipe.Backlogged() })
-	if err != nil {
-		return fmt.Errorf("building components: %w", err)
+	// The email configuration is loaded before the pipeline starts, so the first
+	// status change already renders with the admins' templates.
+	live := email.NewLive(pool, log)
+	if err := live.Load(ctx); err != nil {
+		return fmt.Errorf("loading email configuration: %w", err)
 	}
-	// Each pipeline worker has its own handlers. The audit log first: it is the
-	// product's record; later handlers add to the same transaction.
+	guard, err := mediaguard.NewHandler(log, reg)
+	if err != nil {
+		return fmt.Errorf("building media guard: %w", err)
+	}
+	// Deleting a talent removes their media: the handler queues a job with the delete
+	// record, the cleaner performs it through the Storage API after the commit.
+	cleaner := storagecleanup.New(pool, storagecleanup.Options{
+		SupabaseURL: cfg.SupabaseURL, ServiceRoleKey: cfg.SupabaseServiceRoleKey,
+		MaxAttempts: cfg.StorageCleanupMaxAttempts,
+	}, log, reg)
+	// The queue rings the outbox of this process after a commit that queued an email.
+	queued := emailsend.NewWakeup()
+
+	// Each pipeline worker has its own handlers, called in this order inside its
+	// transaction. The audit log first: it is the product's record; later handlers
+	// add to the same transaction. The configuration and the guard are shared; the
+	// queue and the cleanup handler buffer per worker.
 	handlers := func() []pipeline.Handler {
-		return append([]pipeline.Handler{audit.New()}, extra.Handlers()...)
+		return []pipeline.Handler{audit.New(), live, email.NewQueuer(live, queued.Ring, log), guard,
+			storagecleanup.NewHandler(cleaner.Wake)}
+	}
+	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
+		pool, handlers, partition, log, reg)
+
+	provider, err := emailsend.NewProvider(emailsend.ProviderOptions{Name: cfg.EmailProvider,
+		SendGridAPIKey: cfg.SendGridAPIKey, SendGridBaseURL: cfg.SendGridBaseURL, SMTPURL: cfg.SMTPURL,
+		FileDir: cfg.EmailFileDir, Conns: cfg.EmailConcurrency})
+	if err != nil {
+		return fmt.Errorf("building email provider: %w", err)
+	}
+	// The outbox yields to the pipeline while it is behind.
+	outbox := emailsend.NewOutbox(pool, provider, live, pipe, queued,
+		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}, log)
+	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
+	if err != nil {
+		return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 	}
 
-	// The pipeline outlives the root context so that work in flight during
-	// shutdown still commits; it is stopped explicitly, last.
-	pipe = pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
-		pool, handlers, partition, log, reg)
 	slot := ""
 	if cfg.Replication {
 		slot = cfg.ReplicationSlot
@@ -120,7 +160,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
 		SlotLost: catch.Wake, Keep: mediaguard.Touches,
 	}, pool, pipe, log, reg)
-	elector := &leader.Elector{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second, Log: log}
+	elector := leader.New(leader.Config{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second}, stream.Run, log)
 
 	routes := []func(*fiber.App){}
 	if cfg.WebhookSecret != "" {
@@ -128,9 +168,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	} else {
 		mainLog.Warn("WEBHOOK_SECRET is empty: /webhooks/supabase is disabled")
 	}
-	routes = append(routes, extra.Routes...)
+	routes = append(routes, events.Register)
 	srv := httpapi.New(httpapi.Options{
-		Addr: cfg.Addr, DB: pool, Registry: reg, Routes: routes, Log: log,
+		Addr: cfg.Addr, DB: pool, Registry: reg, Routes: routes, Log: log, ShutdownTimeout: 10 * time.Second,
 		Replication: func() string {
 			switch {
 			case !cfg.Replication:
@@ -144,43 +184,28 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		},
 	})
 
-	pipe.Start(context.WithoutCancel(ctx))
-	defer pipe.Stop()
-	if err := srv.Start(); err != nil {
-		return err
-	}
-	if extra.Start != nil {
-		if err := extra.Start(ctx); err != nil {
-			return fmt.Errorf("starting components: %w", err)
-		}
-	}
-	catchDone := make(chan struct{})
-	go func() {
-		defer close(catchDone)
-		catch.Run(ctx)
-	}()
-	leaderDone := make(chan struct{})
+	// Started first to last, stopped last to first.
+	parts := []service{pipe, outbox, cleaner, srv, catch}
 	if cfg.Replication {
-		go func() {
-			defer close(leaderDone)
-			elector.Run(ctx, stream.Run)
-		}()
-	} else {
-		close(leaderDone)
+		parts = append(parts, elector)
+	}
+	runCtx := context.WithoutCancel(ctx)
+	var started []service
+	defer func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			started[i].Stop()
+		}
+	}()
+	for _, p := range parts {
+		if err := p.Start(runCtx); err != nil {
+			return err
+		}
+		started = append(started, p)
 	}
 	mainLog.Info("sidecar started", "addr", cfg.Addr, "replication", cfg.Replication, "slot", cfg.ReplicationSlot, "publication", cfg.Publication)
 
 	<-ctx.Done()
 	mainLog.Info("stopping")
-	<-leaderDone
-	<-catchDone
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	srv.Stop(sctx)
-	if extra.Stop != nil {
-		extra.Stop()
-	}
-	pipe.Stop()
 	return nil
 }
 

@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/email/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/emailsend/sendgridfake"
 	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )

@@ -14,25 +14,8 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
+	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
-
-// Action names the admin action of a status transition, or "" when the transition
-// is not an admin action (a talent's own submit, or no status change).
-func Action(from, to string) string {
-	switch {
-	case from == "submitted" && to == "approved":
-		return "approve"
-	case from == "submitted" && to == "rejected":
-		return "reject"
-	case (from == "approved" || from == "inactive") && to == "active":
-		return "activate"
-	case from == "active" && to == "inactive":
-		return "deactivate"
-	case from == "rejected" && to == "draft":
-		return "reopen"
-	}
-	return ""
-}
 
 // KeySuffix is appended to the event key to form the audit row's idempotency key.
 const KeySuffix = "/audit"
@@ -96,7 +79,9 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 			return fmt.Errorf("auditing %s: an update must carry the old and the new row", ev.Key)
 		}
 		from, to = ev.Old.Str("status"), ev.New.Str("status")
-		action = Action(from, to)
+		// A talent's own submit, or no status change, is no admin action.
+		tr, _ := talentstatus.Lookup(from, to)
+		action = tr.Action
 		snap = ev.New
 	case change.Delete:
 		if ev.Old == nil {
@@ -156,12 +141,12 @@ func (h *Handler) add(ev *change.Event, talent, action, reason, from, to, email,
 	p := &h.pending
 	p.talentID = append(p.talentID, talent)
 	p.action = append(p.action, action)
-	p.reason = append(p.reason, opt(reason))
-	p.adminID = append(p.adminID, opt(ev.ActorID))
-	p.from = append(p.from, opt(from))
-	p.to = append(p.to, opt(to))
-	p.email = append(p.email, opt(email))
-	p.name = append(p.name, opt(name))
+	p.reason = append(p.reason, ideminsert.NullIfEmpty(reason))
+	p.adminID = append(p.adminID, ideminsert.NullIfEmpty(ev.ActorID))
+	p.from = append(p.from, ideminsert.NullIfEmpty(from))
+	p.to = append(p.to, ideminsert.NullIfEmpty(to))
+	p.email = append(p.email, ideminsert.NullIfEmpty(email))
+	p.name = append(p.name, ideminsert.NullIfEmpty(name))
 	p.source = append(p.source, string(ev.Source))
 	p.key = append(p.key, ev.Key+KeySuffix)
 	p.at = append(p.at, ev.At)
@@ -235,10 +220,3 @@ func (h *Handler) Discard() {
 
 // Committed has nothing to do: the rows are in the database.
 func (h *Handler) Committed(context.Context) {}
-
-func opt(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
 // Sender is the pipeline: it applies a notice and answers once its batch commits.
@@ -39,13 +40,15 @@ type Config struct {
 	Page  int // records per page (default 1000)
 }
 
-// CatchUp runs passes until its context ends. Now is safe from any goroutine.
+// CatchUp runs passes between Start and Stop. Now and Wake are safe from any
+// goroutine.
 type CatchUp struct {
 	cfg  Config
 	pool *pgxpool.Pool
 	pipe Sender
 	log  *slog.Logger
 
+	svc     startstop.Service
 	poke    chan struct{}
 	mu      sync.Mutex
 	waiters []chan struct{} // Now's callers, answered by the next pass
@@ -107,9 +110,17 @@ func (c *CatchUp) Wake() {
 	}
 }
 
-// Run makes a pass at once, then whenever asked and at every interval, until ctx
-// ends. A failed pass is retried at the next one.
-func (c *CatchUp) Run(ctx context.Context) {
+// Start makes a pass at once, then whenever asked and at every interval, until
+// Stop. A failed pass is retried at the next one. It returns at once.
+func (c *CatchUp) Start(ctx context.Context) error {
+	return c.svc.Start(ctx, "catch-up", c.run)
+}
+
+// Stop ends the passes and waits for the one in progress. It may be called more
+// than once, and before Start.
+func (c *CatchUp) Stop() { c.svc.Stop() }
+
+func (c *CatchUp) run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var lastPrune time.Time

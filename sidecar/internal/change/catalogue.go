@@ -27,6 +27,11 @@ var Catalogue = []Table{
 	{Schema: "public", Name: "email_templates", Recorded: true},
 }
 
+// EmailConfigKey is the row_key the database gives every change record of the
+// email configuration, email_settings and email_templates alike (migration
+// 20261202000100): the pipeline routes them as one barrier.
+const EmailConfigKey = "email_config"
+
 // Guarded lists the qualified names of the guarded tables.
 func Guarded() []string {
 	var out []string

@@ -261,14 +261,25 @@ func settingInt(f *Facts, name string) (int, bool) {
 	return n, err == nil
 }
 
+// capacity compares the limit a max_* setting sets with what is in use (slots, WAL
+// senders): the detail both capacity checks print and how many are free, or the
+// failed Result when it cannot tell.
+func capacity(f *Facts, name, setting, what string, used int) (detail string, free int, failed *Result) {
+	max, ok := settingInt(f, setting)
+	if f.SettingsErr != nil || f.UsageErr != nil || !ok {
+		r := fail(name, fmt.Sprintf("cannot count %s: %v", what, firstErr(f.SettingsErr, f.UsageErr)), "run doctor with the role the sidecar uses")
+		return "", 0, &r
+	}
+	free = max - used
+	return fmt.Sprintf("%d of %d in use, %d free", used, max, free), free, nil
+}
+
 func checkSlotsFree(f *Facts, opt Options) Result {
 	const name = "replication slots available"
-	max, ok := settingInt(f, "max_replication_slots")
-	if f.SettingsErr != nil || f.UsageErr != nil || !ok {
-		return fail(name, fmt.Sprintf("cannot count slots: %v", firstErr(f.SettingsErr, f.UsageErr)), "run doctor with the role the sidecar uses")
+	detail, free, failed := capacity(f, name, "max_replication_slots", "slots", f.SlotsUsed)
+	if failed != nil {
+		return *failed
 	}
-	free := max - f.SlotsUsed
-	detail := fmt.Sprintf("%d of %d in use, %d free", f.SlotsUsed, max, free)
 	if f.Slot != nil && f.Slot.WALStatus != "lost" {
 		return pass(name, detail+fmt.Sprintf("; slot %s already exists", opt.Slot))
 	}
@@ -282,12 +293,10 @@ func checkSlotsFree(f *Facts, opt Options) Result {
 
 func checkSendersFree(f *Facts, opt Options) Result {
 	const name = "WAL senders available"
-	max, ok := settingInt(f, "max_wal_senders")
-	if f.SettingsErr != nil || f.UsageErr != nil || !ok {
-		return fail(name, fmt.Sprintf("cannot count WAL senders: %v", firstErr(f.SettingsErr, f.UsageErr)), "run doctor with the role the sidecar uses")
+	detail, free, failed := capacity(f, name, "max_wal_senders", "WAL senders", f.SendersUsed)
+	if failed != nil {
+		return *failed
 	}
-	free := max - f.SendersUsed
-	detail := fmt.Sprintf("%d of %d in use, %d free", f.SendersUsed, max, free)
 	if f.Slot != nil && f.Slot.Active {
 		return pass(name, detail+"; the sidecar's slot is streaming now")
 	}

@@ -13,7 +13,6 @@ package doctor
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -30,19 +29,19 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
-// Exit codes of Main.
+// Exit codes of Check (and of `sidecar doctor`).
 const (
-	ExitOK      = 0 // the mode REPLICATION_ENABLED selects is ready (checks of the other may fail)
-	ExitFailed  = 1 // a check that mode needs failed
-	ExitUsage   = 2 // bad flags or URL, or the database could not be reached
-	defaultName = "talent_sidecar"
+	ExitOK     = 0 // the mode REPLICATION_ENABLED selects is ready (checks of the other may fail)
+	ExitFailed = 1 // a check that mode needs failed
+	ExitUsage  = 2 // bad flags or URL, or the database could not be reached
 )
 
 // DefaultMaxLag is the slot lag above which the lag check fails.
 const DefaultMaxLag int64 = 256 << 20
 
-// Options say what to check. Slot and Publication default to the sidecar's own
-// defaults (REPLICATION_SLOT, PUBLICATION); Migrations to the versions built in.
+// Options say what to check: the sidecar's own settings (cmd/sidecar fills them
+// from the flags and the environment, with the sidecar's defaults) and
+// Migrations, the versions expected applied (EmbeddedMigrations: those built in).
 // WebhooksOnly is REPLICATION_ENABLED=false: the mode whose readiness decides the
 // exit code (the zero value is the sidecar's default, replication).
 type Options struct {
@@ -75,60 +74,10 @@ func (o Options) viaPooler() bool {
 	return u.Port() == "6543" || strings.HasSuffix(u.Hostname(), ".pooler.supabase.com")
 }
 
-// Main is `sidecar doctor [flags]`: it parses args (environment variables supply
-// the defaults), runs the checks and prints the checklist to stdout.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("doctor", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	opt := Options{}
-	fs.StringVar(&opt.DatabaseURL, "database-url", getenv("DATABASE_URL"), "database to check (default $DATABASE_URL)")
-	fs.StringVar(&opt.Slot, "slot", env("REPLICATION_SLOT", defaultName), "replication slot name (default $REPLICATION_SLOT or talent_sidecar)")
-	fs.StringVar(&opt.Publication, "publication", env("PUBLICATION", defaultName), "publication name; <name>_media is the second (default $PUBLICATION or talent_sidecar)")
-	// Read as go-envconfig reads REPLICATION_ENABLED for the sidecar: strconv.ParseBool.
-	replicationEnv := env("REPLICATION_ENABLED", "true")
-	replicationDefault, envErr := strconv.ParseBool(replicationEnv)
-	replicationOn := fs.Bool("replication", replicationDefault,
-		"the mode whose readiness sets the exit code: true for replication, false for webhooks only (default $REPLICATION_ENABLED or true)")
-	maxLag := fs.String("max-lag", FormatBytes(DefaultMaxLag), "slot lag above which the lag check fails (e.g. 0, 64MB, 1GB)")
-	dir := fs.String("migrations-dir", "", "read migration versions from this directory instead of the list built into the binary")
-	fs.DurationVar(&opt.Timeout, "timeout", 20*time.Second, "time allowed for connecting and checking")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sidecar doctor [flags]\n\nChecks the database for everything the sidecar needs and says which input modes it allows;\n"+
-			"exit 0 when the mode --replication selects is ready, 1 when it is not, 2 on bad input.")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "doctor: unexpected argument %q\n", fs.Arg(0))
-		return ExitUsage
-	}
-	explicit := false
-	fs.Visit(func(fl *flag.Flag) { explicit = explicit || fl.Name == "replication" })
-	if envErr != nil && !explicit {
-		fmt.Fprintf(stderr, "doctor: REPLICATION_ENABLED=%q is not true or false\n", replicationEnv)
-		return ExitUsage
-	}
-	opt.WebhooksOnly = !*replicationOn
-	var err error
-	if opt.MaxLagBytes, err = ParseBytes(*maxLag); err != nil {
-		fmt.Fprintf(stderr, "doctor: --max-lag: %v\n", err)
-		return ExitUsage
-	}
-	opt.Migrations = EmbeddedMigrations
-	if *dir != "" {
-		if opt.Migrations, err = MigrationsIn(*dir); err != nil {
-			fmt.Fprintf(stderr, "doctor: --migrations-dir: %v\n", err)
-			return ExitUsage
-		}
-	}
+// Check runs the checks opt describes, prints the checklist to stdout and returns
+// the exit code of `sidecar doctor` (whose flags cmd/sidecar parses into opt): an
+// error that kept anything from being checked goes to stderr with ExitUsage.
+func Check(ctx context.Context, opt Options, stdout, stderr io.Writer) int {
 	results, err := Run(ctx, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "doctor: %v\n", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,9 +95,14 @@ func pick(results map[string]Result, keep func(Result) bool) []string {
 	return names
 }
 
-// env answers Main's lookups from a map.
-func env(vars map[string]string) func(string) string {
-	return func(name string) string { return vars[name] }
+// check runs Check as `sidecar doctor --slot <opt.Slot> --migrations-dir migrations`
+// does with REPLICATION_ENABLED=enabled and DATABASE_URL=opt.DatabaseURL (how the
+// command turns its flags and environment into Options is cmd/sidecar's test).
+func check(opt Options, enabled string, stdout, stderr io.Writer) int {
+	opt.WebhooksOnly = enabled == "false"
+	opt.MaxLagBytes = DefaultMaxLag
+	opt.Timeout = 20 * time.Second
+	return Check(context.Background(), opt, stdout, stderr)
 }
 
 // newRole creates a login role for one test and drops it when the test ends.
@@ -120,14 +126,12 @@ func newRole(t *testing.T, attributes string) (role, password string) {
 
 // (a) The sidecar's own setup with a superuser: both modes are ready, and the exit
 // code is 0 whichever REPLICATION_ENABLED selects.
-func TestHealthyDatabasePassesThroughMain(t *testing.T) {
+func TestHealthyDatabasePassesThroughCheck(t *testing.T) {
 	t.Parallel()
 	_, opt := healthy(t)
 	for _, enabled := range []string{"", "true", "false"} {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(),
-			[]string{"--slot", opt.Slot, "--migrations-dir", filepath.Join(testdb.Root(t), "migrations")},
-			env(map[string]string{"DATABASE_URL": opt.DatabaseURL, "REPLICATION_ENABLED": enabled}), &stdout, &stderr)
+		code := check(opt, enabled, &stdout, &stderr)
 		out := stdout.String()
 		t.Log("\n" + out + stderr.String())
 		require.Equal(t, ExitOK, code)
@@ -309,9 +313,7 @@ func TestMissingRecordTriggerFailsBothModes(t *testing.T) {
 	exec(t, db, "drop trigger talent_profiles_record_delete on public.talent_profiles")
 	for _, enabled := range []string{"true", "false"} {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(),
-			[]string{"--slot", opt.Slot, "--migrations-dir", filepath.Join(testdb.Root(t), "migrations")},
-			env(map[string]string{"DATABASE_URL": opt.DatabaseURL, "REPLICATION_ENABLED": enabled}), &stdout, &stderr)
+		code := check(opt, enabled, &stdout, &stderr)
 		out := stdout.String()
 		t.Log("\n" + out + stderr.String())
 		require.Equal(t, ExitFailed, code, "REPLICATION_ENABLED=%s", enabled)
@@ -392,9 +394,7 @@ func TestRoleWithoutReplication(t *testing.T) {
 
 	for enabled, want := range map[string]int{"true": ExitFailed, "false": ExitOK} {
 		var stdout, stderr bytes.Buffer
-		code := Main(context.Background(),
-			[]string{"--slot", opt.Slot, "--migrations-dir", filepath.Join(testdb.Root(t), "migrations")},
-			env(map[string]string{"DATABASE_URL": opt.DatabaseURL, "REPLICATION_ENABLED": enabled}), &stdout, &stderr)
+		code := check(opt, enabled, &stdout, &stderr)
 		out := stdout.String()
 		t.Log("\n" + out + stderr.String())
 		require.Equal(t, want, code, "REPLICATION_ENABLED=%s", enabled)

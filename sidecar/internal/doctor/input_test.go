@@ -13,58 +13,6 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
-func noEnv(string) string { return "" }
-
-// Bad input never reaches a check: it ends with exit 2 and says what is wrong.
-func TestBadInputExitsTwo(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"no database", nil, "set DATABASE_URL or pass --database-url"},
-		{"malformed URL", []string{"--database-url", "postgres://user:pw@[::1:5432/db"}, "must look like postgresql://"},
-		{"not a postgres URL", []string{"--database-url", "mysql://root:hunter2hunter2@db:3306/x"}, "must look like postgresql://"},
-		{"keyword DSN", []string{"--database-url", "host=db user=postgres"}, "must look like postgresql://"},
-		{"bad URL parameter", []string{"--database-url", "postgresql://u:secretpw@127.0.0.1:5432/db?sslmode=bogus"}, "parsing database URL"},
-		{"unreachable", []string{"--database-url", "postgresql://postgres:secretpw@127.0.0.1:1/postgres", "--timeout", "3s"}, "connecting to postgres@127.0.0.1:1/postgres"},
-		{"hostile slot name", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--slot", "x'); drop table t; --"}, "--slot must be 1-63 characters"},
-		{"oversized publication name", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--publication", strings.Repeat("p", 58)}, "--publication must be 1-57"},
-		{"bad mode", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--replication=maybe"}, "invalid boolean value"},
-		{"bad lag", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--max-lag", "lots"}, "--max-lag"},
-		{"missing migrations dir", []string{"--database-url", "postgresql://x@127.0.0.1/db", "--migrations-dir", "/nonexistent"}, "--migrations-dir"},
-		{"stray argument", []string{"now"}, `unexpected argument "now"`},
-		{"unknown flag", []string{"--fix"}, "flag provided but not defined"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			var stdout, stderr bytes.Buffer
-			code := Main(context.Background(), tc.args, noEnv, &stdout, &stderr)
-			require.Equal(t, ExitUsage, code)
-			require.Contains(t, stderr.String(), tc.want)
-			require.Empty(t, stdout.String(), "no checklist without a database")
-			require.NotContains(t, stderr.String(), "secretpw", "passwords stay out of messages")
-			require.NotContains(t, stderr.String(), "hunter2")
-		})
-	}
-}
-
-// REPLICATION_ENABLED is read as the sidecar reads it; a value it would refuse is
-// bad input, unless --replication overrides it.
-func TestReplicationEnabledFromEnvironment(t *testing.T) {
-	t.Parallel()
-	var stdout, stderr bytes.Buffer
-	bad := func(name string) string {
-		return map[string]string{"DATABASE_URL": "postgresql://x@127.0.0.1:1/db", "REPLICATION_ENABLED": "yes"}[name]
-	}
-	require.Equal(t, ExitUsage, Main(context.Background(), nil, bad, &stdout, &stderr))
-	require.Contains(t, stderr.String(), `REPLICATION_ENABLED="yes" is not true or false`)
-	stderr.Reset()
-	require.Equal(t, ExitUsage, Main(context.Background(), []string{"--replication=false", "--timeout", "1s"}, bad, &stdout, &stderr))
-	require.Contains(t, stderr.String(), "connecting to", "the flag overrides the variable")
-}
-
 func TestRunMarksInputErrors(t *testing.T) {
 	_, err := Run(context.Background(), Options{DatabaseURL: "nope", Slot: "a", Publication: "b"})
 	require.True(t, errors.Is(err, ErrInput))

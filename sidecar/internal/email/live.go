@@ -19,8 +19,8 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 )
 
-// Settings is the validated email_settings row.
-type Settings struct {
+// emailSettings is the validated email_settings row.
+type emailSettings struct {
 	Enabled         bool
 	FromEmail       string
 	FromName        string
@@ -34,12 +34,12 @@ type Settings struct {
 // Config is one consistent, validated admin email configuration. It is immutable
 // once published: changes build a new Config.
 type Config struct {
-	Settings  *Settings // nil until a valid settings row has been applied
-	Templates map[string]*Template
+	Settings  *emailSettings // nil until a valid settings row has been applied
+	Templates map[string]*tmpl
 }
 
-func (c *Config) with(s *Settings, t *Template) *Config {
-	n := &Config{Settings: c.Settings, Templates: make(map[string]*Template, len(c.Templates)+1)}
+func (c *Config) with(s *emailSettings, t *tmpl) *Config {
+	n := &Config{Settings: c.Settings, Templates: make(map[string]*tmpl, len(c.Templates)+1)}
 	for k, v := range c.Templates {
 		n.Templates[k] = v
 	}
@@ -70,7 +70,7 @@ type Live struct {
 // NewLive returns a Live with an empty configuration; call Load before use.
 func NewLive(pool *pgxpool.Pool, log *slog.Logger) *Live {
 	l := &Live{pool: pool, log: log.With("component", "email.config")}
-	l.cur.Store(&Config{Templates: map[string]*Template{}})
+	l.cur.Store(&Config{Templates: map[string]*tmpl{}})
 	return l
 }
 
@@ -84,14 +84,14 @@ func (l *Live) RenderStored(tpl string, vars []byte) (Rendered, error) {
 }
 
 // ErrNoSettings: an email cannot be rendered until a valid email_settings row is
-// applied (its portal links come from it). RenderStored returns it as a temporary
-// failure, so the sender retries the row later.
+// applied (its portal links come from it). RenderStored wraps it; the sender
+// (emailsend) treats it as temporary and retries the row later.
 var ErrNoSettings = errors.New("no valid email_settings applied: the portal links are unknown")
 
 // RenderStored renders template tpl with variables stored as JSON, and the portal
-// links and company name of the settings in force (see Vars).
+// links and company name of the settings in force (see templateVars).
 func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
-	var v Vars
+	var v templateVars
 	if err := json.Unmarshal(vars, &v); err != nil {
 		return Rendered{}, fmt.Errorf("template %s: reading template_vars: %w", tpl, err)
 	}
@@ -99,7 +99,7 @@ func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
 	case c.Settings != nil:
 		v.withSettings(c.Settings.PortalURL, c.Settings.FromName)
 	case v.PortalURL == "":
-		return Rendered{}, temporary(fmt.Errorf("template %s: %w", tpl, ErrNoSettings))
+		return Rendered{}, fmt.Errorf("template %s: %w", tpl, ErrNoSettings)
 	}
 	t := c.Templates[tpl]
 	if t == nil {
@@ -109,11 +109,11 @@ func (c *Config) RenderStored(tpl string, vars []byte) (Rendered, error) {
 }
 
 // settingsColumns is what Load and Preview read of email_settings, in the order of
-// Settings.scanTargets.
+// emailSettings.scanTargets.
 const settingsColumns = `enabled, from_email, from_name, coalesce(reply_to, ''), admin_recipients,
 	portal_url, per_recipient_limit, per_recipient_window_seconds`
 
-func (s *Settings) scanTargets() []any {
+func (s *emailSettings) scanTargets() []any {
 	return []any{&s.Enabled, &s.FromEmail, &s.FromName, &s.ReplyTo, &s.AdminRecipients, &s.PortalURL,
 		&s.Limit, &s.WindowSeconds}
 }
@@ -123,7 +123,7 @@ func (s *Settings) scanTargets() []any {
 // date; a row that does not validate is left out (its emails are recorded as failed
 // until an admin fixes it).
 func (l *Live) Load(ctx context.Context) error {
-	cfg := &Config{Templates: map[string]*Template{}}
+	cfg := &Config{Templates: map[string]*tmpl{}}
 	type verdict struct {
 		table, key string
 		err        error
@@ -138,7 +138,7 @@ func (l *Live) Load(ctx context.Context) error {
 		return fmt.Errorf("loading email settings: %w", err)
 	}
 	for rows.Next() {
-		var s Settings
+		var s emailSettings
 		var v verdict
 		if err := rows.Scan(append(s.scanTargets(), &v.wasApplied, &v.oldErr)...); err != nil {
 			rows.Close()
@@ -169,8 +169,8 @@ func (l *Live) Load(ctx context.Context) error {
 			return fmt.Errorf("loading email templates: %w", err)
 		}
 		v.key = name
-		var t *Template
-		if t, v.err = Compile(name, enabled, subject, html, text); v.err == nil {
+		var t *tmpl
+		if t, v.err = compile(name, enabled, subject, html, text); v.err == nil {
 			cfg.Templates[name] = t
 		}
 		verdicts = append(verdicts, v)
@@ -267,7 +267,7 @@ func (l *Live) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
 		}
 	} else {
 		name = r.Str("name")
-		t, err := Compile(name, r["enabled"] == true, r.Str("subject"), r.Str("html_body"), r.Str("text_body"))
+		t, err := compile(name, r["enabled"] == true, r.Str("subject"), r.Str("html_body"), r.Str("text_body"))
 		verdict = err
 		if err == nil {
 			next = base.with(nil, t)
@@ -309,8 +309,8 @@ func (l *Live) Committed(ctx context.Context) {
 	}
 }
 
-func settingsFromRow(r change.Row) (*Settings, error) {
-	s := &Settings{
+func settingsFromRow(r change.Row) (*emailSettings, error) {
+	s := &emailSettings{
 		Enabled:   r["enabled"] == true,
 		FromEmail: r.Str("from_email"),
 		FromName:  r.Str("from_name"),
@@ -334,7 +334,7 @@ func settingsFromRow(r change.Row) (*Settings, error) {
 	return s, nil
 }
 
-func validateSettings(s *Settings) error {
+func validateSettings(s *emailSettings) error {
 	var errs []error
 	if a, err := mail.ParseAddress(s.FromEmail); err != nil || a.Address != s.FromEmail {
 		errs = append(errs, fmt.Errorf("from_email %q is not a plain email address", s.FromEmail))

@@ -20,7 +20,7 @@ func Preview(ctx context.Context, pool *pgxpool.Pool, name, profileID string) (R
 	if !slices.Contains(TemplateNames, name) {
 		return Rendered{}, fmt.Errorf("unknown template %q (one of %v)", name, TemplateNames)
 	}
-	var s Settings
+	var s emailSettings
 	err := pool.QueryRow(ctx, `select `+settingsColumns+` from public.email_settings`).Scan(s.scanTargets()...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Rendered{}, errors.New("no email_settings row: apply the migrations first")
@@ -38,11 +38,11 @@ func Preview(ctx context.Context, pool *pgxpool.Pool, name, profileID string) (R
 	if err != nil {
 		return Rendered{}, fmt.Errorf("reading template %s: %w", name, err)
 	}
-	t, err := Compile(name, enabled, subject, html, text)
+	t, err := compile(name, enabled, subject, html, text)
 	if err != nil {
 		return Rendered{}, err
 	}
-	v := SampleVars(s.PortalURL, s.FromName)
+	v := sampleVars(s.PortalURL, s.FromName)
 	if profileID != "" {
 		var raw []byte
 		err := pool.QueryRow(ctx, `select to_jsonb(p) from public.talent_profiles p where id::text = $1`, profileID).Scan(&raw)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
+	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
 
 // Queuer is the change.Handler that queues the emails of a talent status change
@@ -56,7 +57,7 @@ type Queuer struct {
 type candidate struct {
 	key, tpl, talentID, to string
 	status, why            string
-	vars                   []byte // Vars as JSON
+	vars                   []byte // templateVars as JSON
 	// The settings in force when Handle ran.
 	fromEmail, fromName, replyTo string
 	limit, windowSecs            int
@@ -64,7 +65,7 @@ type candidate struct {
 
 // NewQueuer returns the handler; live supplies the configuration, and wake (which
 // may be nil) is called after a transaction that queued an email to send commits:
-// the outbox's Wake, in the same process.
+// it rings the outbox of the same process (emailsend.Wakeup).
 //
 // The queue does not NOTIFY: Postgres serialises the commits of every transaction
 // that notifies (one lock, held through the commit's WAL flush), which made the
@@ -83,28 +84,6 @@ func NewQueuer(live *Live, wake func(), log *slog.Logger) *Queuer {
 var copyColumns = []string{"id", "talent_profile_id", "email_type", "recipient_email", "template_vars", "status", "last_error",
 	"idempotency_key", "from_email", "from_name", "reply_to"}
 
-// NotifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
-// operator, or a tool that queues emails) wakes senders at once instead of at their
-// next poll.
-const NotifyChannel = "email_outbox"
-
-// Transition returns the talent template a status change sends ("" for none).
-func Transition(from, to string) string {
-	switch from + ">" + to {
-	case "draft>submitted":
-		return Welcome
-	case "submitted>approved":
-		return Approval
-	case "submitted>rejected":
-		return Rejection
-	case "approved>active", "inactive>active":
-		return Activation
-	case "active>inactive":
-		return Deactivation
-	}
-	return ""
-}
-
 // Handle decides the emails of a talent_profiles status change, with their
 // variables, and buffers them for Flush. It does not touch the database.
 func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error {
@@ -115,7 +94,8 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 	if from == to {
 		return nil
 	}
-	tpl := Transition(from, to)
+	tr, _ := talentstatus.Lookup(from, to)
+	tpl := tr.Email
 	if tpl == "" {
 		return nil
 	}
@@ -141,9 +121,9 @@ func (q *Queuer) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error 
 	} else {
 		q.pending = append(q.pending, q.candidate(cfg, ev.Key, tpl, talentID, v.TalentEmail, vars))
 	}
-	if tpl == Welcome {
+	if tpl == welcome {
 		for _, admin := range cfg.Settings.AdminRecipients {
-			q.pending = append(q.pending, q.candidate(cfg, ev.Key, AdminNewSubmission, talentID, admin, vars))
+			q.pending = append(q.pending, q.candidate(cfg, ev.Key, adminNewSubmission, talentID, admin, vars))
 		}
 	}
 	return nil
@@ -322,11 +302,11 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 		cp.Text(c.to)
 		cp.JSONB(c.vars)
 		cp.Text(c.status)
-		cp.TextOrNull(opt(c.why))
+		cp.TextOrNull(ideminsert.NullIfEmpty(c.why))
 		cp.Text(c.key)
 		cp.Text(c.fromEmail)
 		cp.Text(c.fromName)
-		cp.TextOrNull(opt(c.replyTo))
+		cp.TextOrNull(ideminsert.NullIfEmpty(c.replyTo))
 		key = append(key, c.key)
 	}
 	args := func() []any {
@@ -336,16 +316,16 @@ func (q *Queuer) Flush(ctx context.Context, tx pgx.Tx) error {
 			if fl.gone[c.talentID] {
 				talent = append(talent, nil)
 			} else {
-				talent = append(talent, opt(c.talentID))
+				talent = append(talent, ideminsert.NullIfEmpty(c.talentID))
 			}
 			tpl = append(tpl, c.tpl)
 			to = append(to, c.to)
 			vars = append(vars, string(c.vars))
 			status = append(status, c.status)
-			why = append(why, opt(c.why))
+			why = append(why, ideminsert.NullIfEmpty(c.why))
 			fromEmail = append(fromEmail, c.fromEmail)
 			fromName = append(fromName, c.fromName)
-			replyTo = append(replyTo, opt(c.replyTo))
+			replyTo = append(replyTo, ideminsert.NullIfEmpty(c.replyTo))
 		}
 		return []any{talent, tpl, to, vars, status, why, key, fromEmail, fromName, replyTo}
 	}
@@ -447,17 +427,10 @@ func (q *Queuer) Discard() {
 	q.queued = false
 }
 
-func opt(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // varsFor builds the template variables of a profile row that come from the row
-// (see Vars: the rest are filled in when the email is rendered).
-func varsFor(r change.Row, from, to string) Vars {
-	v := Vars{
+// (see templateVars: the rest are filled in when the email is rendered).
+func varsFor(r change.Row, from, to string) templateVars {
+	v := templateVars{
 		TalentName:      strings.TrimSpace(r.Str("name")),
 		TalentEmail:     strings.TrimSpace(r.Str("email")),
 		TalentID:        r.Str("id"),

@@ -541,14 +541,14 @@ func TestQueueStoresTheTalentLinksComeAtSend(t *testing.T) {
 	require.NotContains(t, n[0].HTML+n[0].Text, "old.example.com")
 
 	old := []byte(`{"TalentName":"Pia","TalentID":"` + id + `","ProfileURL":"https://kept.example.com/me","CompanyName":"Kept Co","PortalURL":"https://kept.example.com"}`)
-	r, err := f.live.RenderStored(Approval, old)
+	r, err := f.live.RenderStored(approval, old)
 	require.NoError(t, err)
 	require.Contains(t, r.HTML, "https://kept.example.com/me")
 	require.Contains(t, r.Text, "Kept Co")
 
 	unset := &Config{Templates: f.live.Current().Templates}
-	_, err = unset.RenderStored(Approval, []byte(`{"TalentName":"Pia"}`))
+	_, err = unset.RenderStored(approval, []byte(`{"TalentName":"Pia"}`))
 	require.ErrorIs(t, err, ErrNoSettings)
-	_, err = unset.RenderStored(Approval, old)
+	_, err = unset.RenderStored(approval, old)
 	require.NoError(t, err, "a row that stored its links does not need the settings")
 }

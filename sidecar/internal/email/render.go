@@ -1,7 +1,9 @@
-// Package email turns talent status changes into emails: it renders the admin-edited
-// templates, queues one outbox row per email inside the pipeline's transaction, sends
-// from the outbox through a provider (SendGrid, SMTP or files), applies the admin email
-// configuration live and records SendGrid delivery events.
+// Package email is the part of the status-change emails that runs inside the
+// pipeline's transaction: it applies the admin email configuration live (Live),
+// decides and queues one email_notifications row per email (Queuer), and renders the
+// admin-edited templates (also for the sender, and for `sidecar email preview`).
+// What happens after the commit — the outbox sender, its providers and SendGrid's
+// delivery events — is package emailsend.
 package email
 
 import (
@@ -15,20 +17,21 @@ import (
 	"text/template/parse"
 )
 
-// Template names (contract: DESIGN.md state machine).
+// Template names (contract: DESIGN.md state machine; which status change sends
+// which is talentstatus.Transitions).
 const (
-	Welcome            = "welcome"
-	AdminNewSubmission = "admin_new_submission"
-	Approval           = "approval"
-	Rejection          = "rejection"
-	Activation         = "activation"
-	Deactivation       = "deactivation"
+	welcome            = "welcome"
+	adminNewSubmission = "admin_new_submission"
+	approval           = "approval"
+	rejection          = "rejection"
+	activation         = "activation"
+	deactivation       = "deactivation"
 )
 
 // TemplateNames lists every template the sidecar sends.
-var TemplateNames = []string{Welcome, AdminNewSubmission, Approval, Rejection, Activation, Deactivation}
+var TemplateNames = []string{welcome, adminNewSubmission, approval, rejection, activation, deactivation}
 
-// Vars is the fixed set of variables a template may use, as {{.Name}}. Nothing else
+// templateVars is the fixed set of variables a template may use, as {{.Name}}. Nothing else
 // is available: a template naming another field, or a function that does not exist,
 // is refused when an admin saves it. All values are plain strings so templates stay
 // simple; html/template escapes them in HTML bodies.
@@ -37,7 +40,7 @@ var TemplateNames = []string{Welcome, AdminNewSubmission, Approval, Rejection, A
 // that moment) as template_vars, without empty ones; the portal links and the
 // company name come from the settings in force when it is sent (withSettings), as
 // the templates do. A stored value (a row queued before this was so) is kept.
-type Vars struct {
+type templateVars struct {
 	TalentName      string `json:",omitempty"` // the talent's name
 	TalentEmail     string `json:",omitempty"` // the talent's email address
 	TalentID        string `json:",omitempty"` // the profile's id (uuid)
@@ -53,7 +56,7 @@ type Vars struct {
 
 // withSettings fills the variables that come from the email settings (portal URL
 // and company name) where they are empty.
-func (v *Vars) withSettings(portalURL, company string) {
+func (v *templateVars) withSettings(portalURL, company string) {
 	portal := strings.TrimRight(portalURL, "/")
 	if v.PortalURL == "" {
 		v.PortalURL = portal
@@ -72,10 +75,10 @@ func (v *Vars) withSettings(portalURL, company string) {
 	}
 }
 
-// varNames is the set of allowed field names, read from Vars.
+// varNames is the set of allowed field names, read from templateVars.
 var varNames = func() map[string]bool {
 	m := map[string]bool{}
-	t := reflect.TypeOf(Vars{})
+	t := reflect.TypeOf(templateVars{})
 	for i := 0; i < t.NumField(); i++ {
 		m[t.Field(i).Name] = true
 	}
@@ -84,7 +87,7 @@ var varNames = func() map[string]bool {
 
 // VarNames returns the allowed variable names (for documentation and error messages).
 func VarNames() []string {
-	t := reflect.TypeOf(Vars{})
+	t := reflect.TypeOf(templateVars{})
 	out := make([]string, t.NumField())
 	for i := range out {
 		out[i] = t.Field(i).Name
@@ -92,10 +95,10 @@ func VarNames() []string {
 	return out
 }
 
-// SampleVars fills every variable, so validation executes every {{if}} branch that
+// sampleVars fills every variable, so validation executes every {{if}} branch that
 // tests a variable and previews look like a real email.
-func SampleVars(portalURL, company string) Vars {
-	v := Vars{
+func sampleVars(portalURL, company string) templateVars {
+	v := templateVars{
 		TalentName:      "Jordan Avery",
 		TalentEmail:     "jordan.avery@example.com",
 		TalentID:        "8c1f4d2e-5b7a-4c3e-9f10-2a6b8d4e1c77",
@@ -112,8 +115,8 @@ func SampleVars(portalURL, company string) Vars {
 // cannot exhaust memory.
 const maxRendered = 1 << 20
 
-// Template is one compiled, validated email template.
-type Template struct {
+// tmpl is one compiled, validated email template.
+type tmpl struct {
 	Name    string
 	Enabled bool
 	subject *template.Template
@@ -121,16 +124,16 @@ type Template struct {
 	text    *template.Template
 }
 
-// Rendered is a template executed over Vars.
+// Rendered is a template executed over templateVars.
 type Rendered struct {
 	Subject, HTML, Text string
 }
 
-// Compile parses a template's three parts and validates them: every variable must be
-// one of Vars, every function must exist, and the template must render against the
+// compile parses a template's three parts and validates them: every variable must be
+// one of templateVars, every function must exist, and the template must render against the
 // sample variables. The error names the template, the part and the line.
-func Compile(name string, enabled bool, subject, htmlBody, textBody string) (*Template, error) {
-	t := &Template{Name: name, Enabled: enabled}
+func compile(name string, enabled bool, subject, htmlBody, textBody string) (*tmpl, error) {
+	t := &tmpl{Name: name, Enabled: enabled}
 	var err error
 	if t.subject, err = template.New(name + " subject").Option("missingkey=error").Parse(subject); err != nil {
 		return nil, fmt.Errorf("template %s: parsing subject: %w", name, err)
@@ -150,7 +153,7 @@ func Compile(name string, enabled bool, subject, htmlBody, textBody string) (*Te
 	if err := checkFields(t.text.Tree, "text_body"); err != nil {
 		return nil, fmt.Errorf("template %s: %w", name, err)
 	}
-	if _, err := t.Render(SampleVars("https://portal.example.com", "Example Co")); err != nil {
+	if _, err := t.Render(sampleVars("https://portal.example.com", "Example Co")); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -158,7 +161,7 @@ func Compile(name string, enabled bool, subject, htmlBody, textBody string) (*Te
 
 // Render executes the template. The subject is one line: line breaks a variable may
 // carry (a name with a newline) never reach a mail header.
-func (t *Template) Render(v Vars) (Rendered, error) {
+func (t *tmpl) Render(v templateVars) (Rendered, error) {
 	var r Rendered
 	var err error
 	if r.Subject, err = execute(t.subject, v); err != nil {
@@ -177,7 +180,7 @@ func (t *Template) Render(v Vars) (Rendered, error) {
 	return r, nil
 }
 
-func execute(t any, v Vars) (string, error) {
+func execute(t any, v templateVars) (string, error) {
 	w := &limitWriter{max: maxRendered}
 	var err error
 	switch t := t.(type) {
@@ -206,7 +209,7 @@ func (w *limitWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// checkFields walks the parse tree and refuses any {{.Field}} that is not one of Vars,
+// checkFields walks the parse tree and refuses any {{.Field}} that is not one of templateVars,
 // including those in branches the sample would not execute.
 func checkFields(tree *parse.Tree, part string) error {
 	var walk func(n parse.Node) error

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
 
 func TestCompile(t *testing.T) {
@@ -26,7 +28,7 @@ func TestCompile(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Compile("t", true, tc.subject, tc.html, tc.text)
+			_, err := compile("t", true, tc.subject, tc.html, tc.text)
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				return
@@ -39,9 +41,9 @@ func TestCompile(t *testing.T) {
 
 func TestRenderEscapesHTMLAndFoldsSubject(t *testing.T) {
 	t.Parallel()
-	tpl, err := Compile("welcome", true, "Hi {{.TalentName}}", `<p>{{.TalentName}}</p><a href="{{.ProfileURL}}">x</a>`, "{{.TalentName}}")
+	tpl, err := compile("welcome", true, "Hi {{.TalentName}}", `<p>{{.TalentName}}</p><a href="{{.ProfileURL}}">x</a>`, "{{.TalentName}}")
 	require.NoError(t, err)
-	v := SampleVars("https://p.example.com", "Co")
+	v := sampleVars("https://p.example.com", "Co")
 	v.TalentName = "<script>alert(1)</script>\r\nBcc: evil@example.com"
 	v.ProfileURL = "javascript:alert(1)"
 	r, err := tpl.Render(v)
@@ -52,4 +54,13 @@ func TestRenderEscapesHTMLAndFoldsSubject(t *testing.T) {
 	require.NotContains(t, r.Subject, "\n")
 	require.NotContains(t, r.Subject, "\r")
 	require.Contains(t, r.Text, "<script>", "text bodies are not HTML-escaped")
+}
+
+// Every email the state machine names is a template the sidecar has.
+func TestTransitionEmailsAreTemplates(t *testing.T) {
+	for _, tr := range talentstatus.Transitions {
+		if tr.Email != "" {
+			require.Contains(t, TemplateNames, tr.Email, "%s -> %s", tr.From, tr.To)
+		}
+	}
 }

@@ -18,6 +18,8 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
 // Error is an HTTP error with a public code and message and a private cause.
@@ -60,16 +62,17 @@ type Options struct {
 	// BodyLimit caps request bodies at the transport; routes check tighter limits
 	// themselves so they can answer in JSON.
 	BodyLimit int
-	Log       *slog.Logger
+	// ShutdownTimeout is how long Stop waits for requests in flight (default 10s).
+	ShutdownTimeout time.Duration
+	Log             *slog.Logger
 }
 
-// Server serves the app. Start once; Stop may be called more than once.
+// Server serves the app between Start and Stop.
 type Server struct {
 	app  *fiber.App
 	opts Options
 	log  *slog.Logger
-	ln   net.Listener
-	done chan struct{}
+	svc  startstop.Service
 }
 
 // New builds the app and mounts every route.
@@ -78,7 +81,10 @@ func New(opts Options) *Server {
 	if opts.BodyLimit == 0 {
 		opts.BodyLimit = 8 << 20
 	}
-	s := &Server{opts: opts, log: log, done: make(chan struct{})}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	s := &Server{opts: opts, log: log}
 	s.app = fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             opts.BodyLimit,
@@ -172,31 +178,45 @@ func codeFor(status int) string {
 	return "http_" + strconv.Itoa(status)
 }
 
-// Start listens on Addr and serves in the background.
-func (s *Server) Start() error {
+// Start listens on Addr (an address in use fails here) and serves in the
+// background until Stop or the end of ctx.
+func (s *Server) Start(ctx context.Context) error {
 	ln, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", s.opts.Addr, err)
 	}
-	s.ln = ln
+	if err := s.svc.Start(ctx, "HTTP server", func(ctx context.Context) { s.serve(ctx, ln) }); err != nil {
+		_ = ln.Close()
+		return err
+	}
 	s.log.Info("listening", "addr", ln.Addr().String())
+	return nil
+}
+
+// serve serves ln until ctx ends, then shuts down, waiting up to ShutdownTimeout
+// for requests in flight.
+func (s *Server) serve(ctx context.Context, ln net.Listener) {
+	served := make(chan struct{})
 	go func() {
-		defer close(s.done)
+		defer close(served)
 		if err := s.app.Listener(ln); err != nil {
 			s.log.Error("serving HTTP", "err", err)
 		}
 	}()
-	return nil
-}
-
-// Stop shuts the server down, waiting up to the context for requests in flight.
-func (s *Server) Stop(ctx context.Context) {
-	if s.ln == nil {
-		return
-	}
-	_ = s.app.ShutdownWithContext(ctx)
 	select {
-	case <-s.done:
+	case <-served:
+		return
 	case <-ctx.Done():
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
+	defer cancel()
+	_ = s.app.ShutdownWithContext(sctx)
+	select {
+	case <-served:
+	case <-sctx.Done():
+	}
 }
+
+// Stop shuts the server down and returns once requests in flight are answered or
+// ShutdownTimeout has passed. It may be called more than once, and before Start.
+func (s *Server) Stop() { s.svc.Stop() }

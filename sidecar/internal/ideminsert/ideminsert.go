@@ -156,6 +156,15 @@ func (r *Rows) TextOrNull(s *string) {
 	r.Text(*s)
 }
 
+// NullIfEmpty is an optional text value as both forms of a batch take it: nil
+// (NULL) for "", else s. The handlers keep "" for "none" in their rows.
+func NullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
 // JSONB writes a jsonb value from its JSON text (jsonb's binary form is a version
 // byte, 1, and the text; Postgres parses and checks it).
 func (r *Rows) JSONB(s []byte) {

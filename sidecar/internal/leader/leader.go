@@ -12,29 +12,53 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
-// Elector campaigns for the lock and runs the leader's work while it holds it.
-type Elector struct {
+// Config is what an Elector needs to know.
+type Config struct {
 	URL   string        // database URL for the lock connection
 	Name  string        // lock name (the slot name: one leader per slot)
 	Retry time.Duration // how often a follower tries again (default 1s)
-	Log   *slog.Logger
+}
+
+// Elector campaigns for the lock between Start and Stop and runs the leader's work
+// while it holds it.
+type Elector struct {
+	cfg  Config
+	lead func(ctx context.Context) error
+	log  *slog.Logger
+	svc  startstop.Service
 
 	leading atomic.Bool
 }
 
+// New returns a stopped elector. While this instance holds the lock it runs lead
+// with a context that ends when the lock connection is lost or Stop is called.
+func New(cfg Config, lead func(ctx context.Context) error, log *slog.Logger) *Elector {
+	if cfg.Retry <= 0 {
+		cfg.Retry = time.Second
+	}
+	return &Elector{cfg: cfg, lead: lead, log: log.With("component", "leader")}
+}
+
+// Start campaigns until Stop, and returns at once.
+func (e *Elector) Start(ctx context.Context) error {
+	return e.svc.Start(ctx, "leader election", e.run)
+}
+
+// Stop ends the leader's work if it runs, releases the lock and waits. It may be
+// called more than once, and before Start.
+func (e *Elector) Stop() { e.svc.Stop() }
+
 // Leading reports whether this instance holds the lock now.
 func (e *Elector) Leading() bool { return e.leading.Load() }
 
-// Run campaigns until ctx ends. While the lock is held it runs lead with a context
+// run campaigns until ctx ends. While the lock is held it runs lead with a context
 // that ends when the lock connection is lost, then campaigns again.
-func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context) error) {
-	retry := e.Retry
-	if retry <= 0 {
-		retry = time.Second
-	}
-	log := e.Log.With("component", "leader")
+func (e *Elector) run(ctx context.Context) {
+	retry, log, lead := e.cfg.Retry, e.log, e.lead
 	for ctx.Err() == nil {
 		held, err := e.term(ctx, log, lead)
 		if err != nil && ctx.Err() == nil {
@@ -52,7 +76,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context) error)
 
 // term makes one attempt; held says whether the lock was obtained.
 func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx context.Context) error) (bool, error) {
-	cfg, err := pgx.ParseConfig(e.URL)
+	cfg, err := pgx.ParseConfig(e.cfg.URL)
 	if err != nil {
 		return false, fmt.Errorf("parsing lock URL: %w", err)
 	}
@@ -66,13 +90,13 @@ func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx cont
 	defer conn.Close(context.Background())
 
 	var got bool
-	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, "talent_sidecar:"+e.Name).Scan(&got); err != nil {
+	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, "talent_sidecar:"+e.cfg.Name).Scan(&got); err != nil {
 		return false, fmt.Errorf("trying the leadership lock: %w", err)
 	}
 	if !got {
 		return false, nil
 	}
-	log.Info("became leader", "lock", e.Name)
+	log.Info("became leader", "lock", e.cfg.Name)
 	e.leading.Store(true)
 	defer e.leading.Store(false)
 

@@ -151,9 +151,9 @@ func (h *Handler) guard(ctx context.Context, tx pgx.Tx) (*Guard, error) {
 	if h.g != nil && time.Since(h.readAt) < settingsTTL {
 		return h.g, nil
 	}
-	var base string
-	if err := tx.QueryRow(ctx, `select storage_base_url from private.media_settings`).Scan(&base); err != nil {
-		return nil, fmt.Errorf("reading private.media_settings: %w", err)
+	base, err := StorageBaseURL(ctx, tx)
+	if err != nil {
+		return nil, err
 	}
 	if h.g == nil || h.base != base {
 		h.g, h.base = New(base), base

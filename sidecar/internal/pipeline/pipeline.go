@@ -39,6 +39,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/rowjson"
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
 // Handler turns events into effects written in the batch's transaction. The
@@ -111,9 +112,8 @@ type Pipeline struct {
 	markMu   sync.Mutex
 	reported uint64 // highest mark every worker has committed
 
-	cancel context.CancelFunc
-	done   chan struct{} // closed when the dispatcher and every worker have returned
-	once   sync.Once
+	svc  startstop.Service
+	done chan struct{} // closed when the dispatcher and every worker have returned
 
 	events       *prometheus.CounterVec
 	batchSize    prometheus.Histogram
@@ -180,9 +180,14 @@ func New(cfg Config, pool *pgxpool.Pool, handlers func() []Handler, route Route,
 	return p
 }
 
-// Start runs the dispatcher and the workers until Stop.
-func (p *Pipeline) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
+// Start runs the dispatcher and the workers until Stop, and returns at once.
+func (p *Pipeline) Start(ctx context.Context) error {
+	return p.svc.Start(ctx, "pipeline", p.run)
+}
+
+// run runs the dispatcher and the workers, and when they have returned answers
+// whatever is still queued.
+func (p *Pipeline) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1 + len(p.workers))
 	go func() {
@@ -195,24 +200,15 @@ func (p *Pipeline) Start(ctx context.Context) {
 			w.run(ctx)
 		}()
 	}
-	go func() {
-		wg.Wait()
-		p.failQueued()
-		close(p.done)
-	}()
+	wg.Wait()
+	p.failQueued()
+	close(p.done)
 }
 
 // Stop ends the worker and waits for it. Events not yet committed are answered
 // with an error (webhooks) or redelivered on the next start (replication).
 // Stop may be called more than once.
-func (p *Pipeline) Stop() {
-	p.once.Do(func() {
-		if p.cancel != nil {
-			p.cancel()
-			<-p.done
-		}
-	})
-}
+func (p *Pipeline) Stop() { p.svc.Stop() }
 
 // Submit queues ev without waiting for it (the replication input; its progress is
 // read through Committed).

@@ -48,7 +48,8 @@ type Config struct {
 	Keep func(table string, changed []string) bool
 }
 
-// Stream consumes the slot. Run it (under the leadership lock) until its context ends.
+// Stream consumes the slot. It is not a service of its own: Run is the leader's
+// work (leader.Elector runs it while this instance holds the slot's lock).
 type Stream struct {
 	cfg  Config
 	pool *pgxpool.Pool

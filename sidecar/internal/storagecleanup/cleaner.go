@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/retry"
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
 // Options tunes the cleaner. Zero values take the defaults noted.
@@ -71,10 +72,8 @@ type Cleaner struct {
 	opts    Options
 	log     *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
-	wake   chan struct{}
+	svc  startstop.Service
+	wake chan struct{}
 
 	outcomes *prometheus.CounterVec
 	removed  prometheus.Counter
@@ -108,38 +107,16 @@ func (c *Cleaner) Configured() bool {
 // Start runs the cleaner until Stop, and returns at once. Without Storage
 // credentials it only warns: the jobs wait in the table for an instance that has them.
 func (c *Cleaner) Start(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.done != nil {
-		return errors.New("starting storage cleaner: already started")
-	}
-	c.done = make(chan struct{})
 	if !c.Configured() {
 		c.log.Warn("SUPABASE_URL or SUPABASE_SERVICE_ROLE_KEY is empty: deleted talents' media are not removed from Storage; their jobs stay queued in sidecar.storage_deletions until a sidecar with both runs")
-		close(c.done)
-		return nil
+		return c.svc.Start(ctx, "storage cleaner")
 	}
-	ctx, c.cancel = context.WithCancel(ctx)
-	go func() {
-		defer close(c.done)
-		c.run(ctx)
-	}()
-	return nil
+	return c.svc.Start(ctx, "storage cleaner", c.run)
 }
 
 // Stop stops claiming, waits for jobs in flight to finish and be recorded, and
-// returns. It may be called more than once.
-func (c *Cleaner) Stop() {
-	c.mu.Lock()
-	cancel, done := c.cancel, c.done
-	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	if done != nil {
-		<-done
-	}
-}
+// returns. It may be called more than once, and before Start.
+func (c *Cleaner) Stop() { c.svc.Stop() }
 
 // Wake makes the cleaner look for due jobs now (the handler calls it after a
 // transaction that queued one commits).

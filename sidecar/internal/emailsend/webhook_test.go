@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -45,10 +45,10 @@ func post(t *testing.T, app *fiber.App, body, sig, ts string) (int, string) {
 	req := httptest.NewRequest("POST", "/webhooks/sendgrid", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	if sig != "" {
-		req.Header.Set(SignatureHeader, sig)
+		req.Header.Set(signatureHeader, sig)
 	}
 	if ts != "" {
-		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(timestampHeader, ts)
 	}
 	resp, err := app.Test(req, -1)
 	require.NoError(t, err)
@@ -132,7 +132,7 @@ func TestEventWebhook(t *testing.T) {
 		st, _ = status("k2")
 		require.Equal(t, "bounced", st)
 		// The sender's late "sent" record never downgrades it.
-		o := NewOutbox(f.pool, nil, OutboxOptions{}, testlog.New(t))
+		o := NewOutbox(f.pool, nil, nil, nil, nil, Options{}, testlog.New(t))
 		var id string
 		require.NoError(t, f.pool.QueryRow(ctx, `select id::text from email_notifications where idempotency_key='k2'`).Scan(&id))
 		require.NoError(t, o.recordSent(ctx, []sentEmail{{c: claimed{id: id, attempts: 1}, providerID: "msgTWO"}}))

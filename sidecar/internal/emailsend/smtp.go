@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// SMTP sends through an SMTP server: smtp://host:587 upgrades with STARTTLS when the
+// smtpSender sends through an SMTP server: smtp://host:587 upgrades with STARTTLS when the
 // server offers it (and requires it before AUTH), smtps://host:465 uses implicit TLS.
 // Credentials come from the URL's user info (AUTH PLAIN). Each email uses its own
 // connection: simple, and the outbox bounds concurrency.
-type SMTP struct {
+type smtpSender struct {
 	addr, host string
 	implicit   bool
 	user, pass string
@@ -25,14 +25,14 @@ type SMTP struct {
 	localName  string
 }
 
-// NewSMTP parses SMTP_URL. tlsConfig may be nil (system roots, ServerName from the
+// newSMTP parses SMTP_URL. tlsConfig may be nil (system roots, ServerName from the
 // URL); tests pass one trusting their own certificate.
-func NewSMTP(rawURL string, tlsConfig *tls.Config, timeout time.Duration) (*SMTP, error) {
+func newSMTP(rawURL string, tlsConfig *tls.Config, timeout time.Duration) (*smtpSender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("parsing SMTP_URL: not a URL")
 	}
-	s := &SMTP{host: u.Hostname(), timeout: timeout, localName: "localhost"}
+	s := &smtpSender{host: u.Hostname(), timeout: timeout, localName: "localhost"}
 	port := u.Port()
 	switch u.Scheme {
 	case "smtp":
@@ -63,7 +63,7 @@ func NewSMTP(rawURL string, tlsConfig *tls.Config, timeout time.Duration) (*SMTP
 }
 
 // Mail delivers msg and returns its Message-ID.
-func (s *SMTP) Mail(ctx context.Context, msg *Message) (string, error) {
+func (s *smtpSender) Mail(ctx context.Context, msg *Message) (string, error) {
 	if s.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.timeout)

@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/email/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/emailsend/sendgridfake"
 	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
@@ -39,14 +39,14 @@ func waitNoneQueued(b *testing.B, f *fixture) {
 // the same provider called directly at the same concurrency (no database), and the
 // queue-to-sent latency (created_at → sent_at) of the emails of the run.
 //
-//	go test ./sidecar/internal/email -run '^$' -bench BenchmarkOutboxSendGrid -benchtime 2000x
+//	go test ./sidecar/internal/emailsend -run '^$' -bench BenchmarkOutboxSendGrid -benchtime 2000x
 func BenchmarkOutboxSendGrid(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
 	const conc = 16
-	p := NewSendGrid(apiKey, fake.URL, 10*time.Second, conc)
+	p := newSendGrid(apiKey, fake.URL, 10*time.Second, conc)
 
 	// Baseline: the provider alone.
 	n := max(b.N, 200)
@@ -72,7 +72,7 @@ func BenchmarkOutboxSendGrid(b *testing.B) {
 	wg.Wait()
 	baseline := float64(n) / time.Since(start).Seconds()
 
-	o := NewOutbox(f.pool, p, OutboxOptions{Concurrency: conc, Poll: 50 * time.Millisecond, Render: f.live.RenderStored}, testlog.New(b))
+	o := NewOutbox(f.pool, p, f.live, nil, nil, Options{Concurrency: conc, Poll: 50 * time.Millisecond}, testlog.New(b))
 	require.NoError(b, o.Start(ctx))
 	defer o.Stop()
 	b.ResetTimer()
@@ -112,14 +112,14 @@ func BenchmarkOutboxSendGrid(b *testing.B) {
 // pace (well under capacity) and reports commit-to-sent latency p50/p99: the delay a
 // single email sees, dominated by NOTIFY wake-up, claim, send and record.
 //
-//	go test ./sidecar/internal/email -run '^$' -bench BenchmarkQueueToSentLatency -benchtime 300x
+//	go test ./sidecar/internal/emailsend -run '^$' -bench BenchmarkQueueToSentLatency -benchtime 300x
 func BenchmarkQueueToSentLatency(b *testing.B) {
 	f := newFixture(b)
 	ctx := context.Background()
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
-	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, 10*time.Second, 16),
-		OutboxOptions{Poll: 500 * time.Millisecond, Render: f.live.RenderStored}, testlog.New(b))
+	o := NewOutbox(f.pool, newSendGrid(apiKey, fake.URL, 10*time.Second, 16), f.live, nil, nil,
+		Options{Poll: 500 * time.Millisecond}, testlog.New(b))
 	require.NoError(b, o.Start(ctx))
 	defer o.Stop()
 	time.Sleep(100 * time.Millisecond) // LISTEN established

@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -10,24 +10,24 @@ import (
 	"time"
 )
 
-// File writes each email as <dir>/<type>-<hash>.eml (the full MIME message) and
+// fileSender writes each email as <dir>/<type>-<hash>.eml (the full MIME message) and
 // .html (the HTML body, to open in a browser). The name derives from the idempotency
 // key, so a repeated send overwrites instead of duplicating. It is the local default:
 // a newcomer sees every email as a file.
-type File struct {
+type fileSender struct {
 	dir string
 }
 
-// NewFile creates dir when missing.
-func NewFile(dir string) (*File, error) {
+// newFile creates dir when missing.
+func newFile(dir string) (*fileSender, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating EMAIL_FILE_DIR %s: %w", dir, err)
 	}
-	return &File{dir: dir}, nil
+	return &fileSender{dir: dir}, nil
 }
 
 // Mail writes the two files atomically (write to a temporary name, rename).
-func (f *File) Mail(ctx context.Context, msg *Message) (string, error) {
+func (f *fileSender) Mail(ctx context.Context, msg *Message) (string, error) {
 	sum := sha256.Sum256([]byte(msg.IdempotencyKey))
 	typ := msg.Type
 	if typ == "" {

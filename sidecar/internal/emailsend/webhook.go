@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -20,8 +20,8 @@ import (
 
 // Header names of SendGrid's signed event webhook.
 const (
-	SignatureHeader = "X-Twilio-Email-Event-Webhook-Signature"
-	TimestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp"
+	signatureHeader = "X-Twilio-Email-Event-Webhook-Signature"
+	timestampHeader = "X-Twilio-Email-Event-Webhook-Timestamp"
 )
 
 const (
@@ -47,7 +47,7 @@ type EventWebhook struct {
 // NewEventWebhook parses the base64 DER public key (SENDGRID_WEBHOOK_PUBLIC_KEY). An
 // empty key returns a webhook that refuses every request (503 disabled).
 func NewEventWebhook(pool *pgxpool.Pool, publicKeyBase64 string, log *slog.Logger) (*EventWebhook, error) {
-	w := &EventWebhook{pool: pool, log: log.With("component", "email.webhook"), now: time.Now}
+	w := &EventWebhook{pool: pool, log: log.With("component", "emailsend.webhook"), now: time.Now}
 	if publicKeyBase64 == "" {
 		return w, nil
 	}
@@ -94,7 +94,7 @@ func (w *EventWebhook) handle(c *fiber.Ctx) error {
 	if len(body) > webhookMaxBody {
 		return jsonError(c, fiber.StatusRequestEntityTooLarge, "too_large", "body exceeds 4 MiB")
 	}
-	if err := w.verify(c.Get(SignatureHeader), c.Get(TimestampHeader), body); err != nil {
+	if err := w.verify(c.Get(signatureHeader), c.Get(timestampHeader), body); err != nil {
 		w.log.Warn("refusing SendGrid webhook", "error", err)
 		return jsonError(c, fiber.StatusUnauthorized, "bad_signature", err.Error())
 	}

@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -13,12 +13,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/email"
 	"github.com/talent-onboarding/backend/sidecar/internal/retry"
+	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
-// OutboxOptions tunes the sender. Zero values take the defaults noted.
-type OutboxOptions struct {
+// Options tunes the sender. Zero values take the defaults noted.
+type Options struct {
 	Concurrency int           // emails in flight (EMAIL_CONCURRENCY; 16)
 	MaxAttempts int           // attempts before failed (EMAIL_MAX_ATTEMPTS; 8)
 	Poll        time.Duration // idle poll interval (EMAIL_POLL_INTERVAL; 500ms)
@@ -30,25 +31,14 @@ type OutboxOptions struct {
 	Lease       time.Duration
 	BackoffBase time.Duration // first retry delay (1s), doubled per attempt, with jitter
 	BackoffMax  time.Duration // longest retry delay (15m)
-	// Yield, when set and true, means the change pipeline is behind (a backlog after
-	// an outage): the sender then claims at most once per YieldPause, leaving the
-	// CPU and the database to the pipeline, whose lag pins WAL on the server. Emails
-	// keep moving, slower, and catch up once the pipeline has.
-	Yield      func() bool
-	YieldPause time.Duration // 100ms
-	// Render renders a queued row that has no content yet from its template name and
-	// template_vars (Live.RenderStored). Rows queued by the sidecar need it; a row
-	// that carries its content is sent as it is. An error classified with *SendError
-	// keeps its class; any other fails the row for good.
-	Render func(tpl string, vars []byte) (Rendered, error)
+	YieldPause  time.Duration // the pause between claims while the pipeline is behind (100ms)
 }
 
-// OutboxOptionsFrom reads the EMAIL_* settings.
-func OutboxOptionsFrom(cfg *config.Config) OutboxOptions {
-	return OutboxOptions{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}
-}
+// defaultSendTimeout bounds one delivery attempt unless Options or ProviderOptions
+// say otherwise.
+const defaultSendTimeout = 30 * time.Second
 
-func (o *OutboxOptions) defaults() {
+func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
@@ -59,7 +49,7 @@ func (o *OutboxOptions) defaults() {
 		o.Poll = 500 * time.Millisecond
 	}
 	if o.SendTimeout <= 0 {
-		o.SendTimeout = 30 * time.Second
+		o.SendTimeout = defaultSendTimeout
 	}
 	if o.Lease <= o.SendTimeout {
 		o.Lease = o.SendTimeout + 30*time.Second
@@ -75,23 +65,59 @@ func (o *OutboxOptions) defaults() {
 	}
 }
 
-// Outbox sends queued email_notifications rows. Every instance may run one: rows are
-// claimed with FOR UPDATE SKIP LOCKED in a short transaction that also pushes
-// next_attempt_at forward by the lease and counts the attempt, the email is sent
-// outside any transaction, and the result is recorded afterwards. A crash between
-// sending and recording leaves the row queued; it is claimed again when its lease
-// expires and sent once more — the only way an email repeats.
+// Renderer renders a queued row that has no content yet from its template name and
+// template_vars (email.Live). Rows queued by the sidecar need it; a row that carries
+// its content is sent as it is. An error wrapping email.ErrNoSettings is retried
+// later; any other fails the row for good.
+type Renderer interface {
+	RenderStored(tpl string, vars []byte) (email.Rendered, error)
+}
+
+// Backlog reports whether the change pipeline is behind (a backlog after an
+// outage): the sender then claims at most once per Options.YieldPause, leaving the
+// CPU and the database to the pipeline, whose lag pins WAL on the server. Emails
+// keep moving, slower, and catch up once the pipeline has.
+type Backlog interface {
+	Backlogged() bool
+}
+
+// Wakeup carries "an email was queued" from the queue (email.Queuer, once its
+// transaction commits) to the outbox of the same process, which then claims at once
+// instead of at its next poll. It is made before both, so neither needs the other.
+type Wakeup struct{ c chan struct{} }
+
+// NewWakeup returns a Wakeup that no outbox reads yet.
+func NewWakeup() *Wakeup { return &Wakeup{c: make(chan struct{}, 1)} }
+
+// Ring wakes the outbox; rings while it is awake are folded into one.
+func (w *Wakeup) Ring() {
+	select {
+	case w.c <- struct{}{}:
+	default:
+	}
+}
+
+// notifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
+// operator, or a tool that queues emails) wakes senders at once instead of at their
+// next poll. The sidecar's own queue does not notify (see email.NewQueuer).
+const notifyChannel = "email_outbox"
+
+// Outbox sends queued email_notifications rows, after the transaction that queued
+// them committed. Every instance may run one: rows are claimed with FOR UPDATE SKIP
+// LOCKED in a short transaction that also pushes next_attempt_at forward by the
+// lease and counts the attempt, the email is sent outside any transaction, and the
+// result is recorded afterwards. A crash between sending and recording leaves the
+// row queued; it is claimed again when its lease expires and sent once more — the
+// only way an email repeats.
 type Outbox struct {
 	pool     *pgxpool.Pool
 	provider Provider
-	opts     OutboxOptions
+	render   Renderer // may be nil: rows without content then fail
+	backlog  Backlog  // may be nil: never behind
+	wake     *Wakeup
+	opts     Options
 	log      *slog.Logger
-
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	wake    chan struct{}
-	started bool
+	svc      startstop.Service
 
 	// sent carries successful sends to the recorder while run is running.
 	sent chan sentEmail
@@ -107,52 +133,29 @@ type sentEmail struct {
 	recorded   chan struct{}
 }
 
-// NewOutbox returns a stopped sender.
-func NewOutbox(pool *pgxpool.Pool, provider Provider, opts OutboxOptions, log *slog.Logger) *Outbox {
+// NewOutbox returns a stopped sender. render, backlog and wake may be nil.
+func NewOutbox(pool *pgxpool.Pool, provider Provider, render Renderer, backlog Backlog, wake *Wakeup,
+	opts Options, log *slog.Logger) *Outbox {
 	opts.defaults()
-	return &Outbox{pool: pool, provider: provider, opts: opts, log: log.With("component", "email.outbox"),
-		wake: make(chan struct{}, 1)}
+	if wake == nil {
+		wake = NewWakeup()
+	}
+	return &Outbox{pool: pool, provider: provider, render: render, backlog: backlog, wake: wake, opts: opts,
+		log: log.With("component", "emailsend.outbox")}
 }
 
 // Start runs the sender until Stop. It returns at once.
 func (o *Outbox) Start(ctx context.Context) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.started {
-		return errors.New("starting email outbox: already started")
-	}
-	o.started = true
-	ctx, o.cancel = context.WithCancel(ctx)
-	o.done = make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); o.listen(ctx) }()
-	go func() { defer wg.Done(); o.run(ctx) }()
-	go func() { wg.Wait(); close(o.done) }()
-	return nil
+	return o.svc.Start(ctx, "email outbox", o.listen, o.run)
 }
 
 // Stop stops claiming, waits for emails in flight to be sent and recorded, and
-// returns. It may be called more than once.
-func (o *Outbox) Stop() {
-	o.mu.Lock()
-	cancel, done := o.cancel, o.done
-	o.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
+// returns. It may be called more than once, and before Start.
+func (o *Outbox) Stop() { o.svc.Stop() }
 
-// Wake makes the sender look for due rows now (the queue's NOTIFY does this across
-// instances; this is for the same process).
-func (o *Outbox) Wake() {
-	select {
-	case o.wake <- struct{}{}:
-	default:
-	}
-}
+// Wake makes the sender look for due rows now: what a NOTIFY on notifyChannel does
+// across instances, and the queue's Wakeup within this process.
+func (o *Outbox) Wake() { o.wake.Ring() }
 
 // listen turns NOTIFY email_outbox into wake-ups. Without it the sender still polls.
 func (o *Outbox) listen(ctx context.Context) {
@@ -178,7 +181,7 @@ func (o *Outbox) listenOnce(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "listen "+NotifyChannel); err != nil {
+	if _, err := conn.Exec(ctx, "listen "+notifyChannel); err != nil {
 		return err
 	}
 	for {
@@ -215,7 +218,7 @@ func (o *Outbox) run(ctx context.Context) {
 		<-recorderDone
 	}()
 	for {
-		if o.opts.Yield != nil && o.opts.Yield() {
+		if o.backlog != nil && o.backlog.Backlogged() {
 			o.yields.Add(1)
 			select {
 			case <-ctx.Done():
@@ -258,7 +261,7 @@ func (o *Outbox) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-o.wake:
+		case <-o.wake.c:
 		case <-time.After(o.opts.Poll):
 		}
 	}
@@ -308,14 +311,15 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 		return
 	}
 	if c.vars != nil {
-		if o.opts.Render == nil {
+		if o.render == nil {
 			o.record(ctx, c, "", permanent(errors.New("row has no content and this sender cannot render")))
 			return
 		}
-		r, err := o.opts.Render(c.msg.Type, c.vars)
+		r, err := o.render.RenderStored(c.msg.Type, c.vars)
 		if err != nil {
-			var se *SendError
-			if !errors.As(err, &se) {
+			if errors.Is(err, email.ErrNoSettings) {
+				err = temporary(err) // settings an admin has yet to fix
+			} else {
 				err = permanent(err) // variables that do not render now never will
 			}
 			o.record(ctx, c, "", fmt.Errorf("rendering failed: %w", err))

@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"bufio"
@@ -188,7 +188,7 @@ func testMessage(to string) *Message {
 func TestSMTPStartTLSAndAuth(t *testing.T) {
 	t.Parallel()
 	srv, roots := startSMTP(t, "mailer", "s3cret", false)
-	p, err := NewSMTP("smtp://mailer:s3cret@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
+	p, err := newSMTP("smtp://mailer:s3cret@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
 	require.NoError(t, err)
 	id, err := p.Mail(context.Background(), testMessage("zoe@example.com"))
 	require.NoError(t, err)
@@ -208,7 +208,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 	require.Equal(t, "talent_profiles:x:v2:approval:zoe@example.com", msg.Header.Get("X-Idempotency-Key"))
 
 	// Wrong password: 535 is permanent.
-	bad, err := NewSMTP("smtp://mailer:wrong@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
+	bad, err := newSMTP("smtp://mailer:wrong@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
 	require.NoError(t, err)
 	_, err = bad.Mail(context.Background(), testMessage("zoe@example.com"))
 	perm, _ := classify(err)
@@ -223,7 +223,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 	require.False(t, perm, err)
 
 	// An untrusted certificate is refused (temporary: ops may fix it).
-	untrusted, err := NewSMTP("smtp://mailer:s3cret@"+srv.addr, nil, 5*time.Second)
+	untrusted, err := newSMTP("smtp://mailer:s3cret@"+srv.addr, nil, 5*time.Second)
 	require.NoError(t, err)
 	_, err = untrusted.Mail(context.Background(), testMessage("zoe@example.com"))
 	require.ErrorContains(t, err, "certificate")
@@ -232,7 +232,7 @@ func TestSMTPStartTLSAndAuth(t *testing.T) {
 func TestSMTPImplicitTLS(t *testing.T) {
 	t.Parallel()
 	srv, roots := startSMTP(t, "u", "p", true)
-	p, err := NewSMTP("smtps://u:p@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
+	p, err := newSMTP("smtps://u:p@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
 	require.NoError(t, err)
 	_, err = p.Mail(context.Background(), testMessage("zoe@example.com"))
 	require.NoError(t, err)
@@ -244,10 +244,10 @@ func TestSMTPThroughOutbox(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	srv, roots := startSMTP(t, "u", "p", false)
-	p, err := NewSMTP("smtp://u:p@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
+	p, err := newSMTP("smtp://u:p@"+srv.addr, &tls.Config{RootCAs: roots}, 5*time.Second)
 	require.NoError(t, err)
 	f.queueOne(t, "smtp-1")
-	startOutbox(t, f, p, OutboxOptions{})
+	startOutbox(t, f, p, nil, nil, Options{})
 	eventually(t, "sent", func() bool { return f.row(t, "smtp-1").Status == "sent" })
 	require.Len(t, srv.received(), 1)
 	require.True(t, strings.HasPrefix(f.row(t, "smtp-1").ProviderID, "<"))
@@ -256,7 +256,7 @@ func TestSMTPThroughOutbox(t *testing.T) {
 func TestSMTPURLErrors(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"", "http://x", "smtp://", "::"} {
-		_, err := NewSMTP(u, nil, time.Second)
+		_, err := newSMTP(u, nil, time.Second)
 		require.Error(t, err, u)
 	}
 }
@@ -264,7 +264,7 @@ func TestSMTPURLErrors(t *testing.T) {
 func TestFileProvider(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "emails")
-	p, err := NewFile(dir)
+	p, err := newFile(dir)
 	require.NoError(t, err)
 	msg := testMessage("zoe@example.com")
 	id, err := p.Mail(context.Background(), msg)

@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -14,21 +14,21 @@ import (
 	"github.com/sendgrid/sendgrid-go/helpers/mail"
 )
 
-// SendGrid sends through the v3 mail/send API with sendgrid-go. The idempotency key
+// sendGrid sends through the v3 mail/send API with sendgrid-go. The idempotency key
 // and template name travel as custom_args, which SendGrid echoes in every event of
 // the event webhook; that is how delivery events find their row.
-type SendGrid struct {
+type sendGrid struct {
 	key, baseURL string
 	client       *rest.Client
 }
 
-// NewSendGrid returns a SendGrid provider. baseURL replaces https://api.sendgrid.com
+// newSendGrid returns a SendGrid provider. baseURL replaces https://api.sendgrid.com
 // (proxies, tests); conns sizes the connection pool to the sender's concurrency.
-func NewSendGrid(apiKey, baseURL string, timeout time.Duration, conns int) *SendGrid {
+func newSendGrid(apiKey, baseURL string, timeout time.Duration, conns int) *sendGrid {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = conns
 	tr.MaxIdleConns = conns
-	return &SendGrid{
+	return &sendGrid{
 		key:     apiKey,
 		baseURL: strings.TrimRight(baseURL, "/"),
 		client:  &rest.Client{HTTPClient: &http.Client{Timeout: timeout, Transport: tr}},
@@ -36,7 +36,7 @@ func NewSendGrid(apiKey, baseURL string, timeout time.Duration, conns int) *Send
 }
 
 // Mail sends msg and returns SendGrid's X-Message-Id.
-func (s *SendGrid) Mail(ctx context.Context, msg *Message) (string, error) {
+func (s *sendGrid) Mail(ctx context.Context, msg *Message) (string, error) {
 	m := mail.NewV3Mail()
 	m.SetFrom(mail.NewEmail(msg.FromName, msg.FromEmail))
 	m.Subject = msg.Subject
@@ -72,7 +72,7 @@ func (s *SendGrid) Mail(ctx context.Context, msg *Message) (string, error) {
 		}
 		return id, nil
 	case resp.StatusCode == http.StatusTooManyRequests:
-		e := &SendError{Err: fmt.Errorf("sendgrid: 429 rate limited: %s", sendgridMessage(resp.Body))}
+		e := &sendError{Err: fmt.Errorf("sendgrid: 429 rate limited: %s", sendgridMessage(resp.Body))}
 		if reset, err := strconv.ParseInt(header(resp.Headers, "X-RateLimit-Reset"), 10, 64); err == nil {
 			e.RetryAt = time.Unix(reset, 0)
 		}

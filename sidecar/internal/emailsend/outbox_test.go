@@ -1,4 +1,4 @@
-package email
+package emailsend
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/talent-onboarding/backend/sidecar/internal/email/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/email"
+	"github.com/talent-onboarding/backend/sidecar/internal/emailsend/sendgridfake"
 	"github.com/talent-onboarding/backend/sidecar/internal/testlog"
 )
 
@@ -52,14 +53,14 @@ func eventually(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-func startOutbox(t testing.TB, f *fixture, p Provider, opts OutboxOptions) *Outbox {
+func startOutbox(t testing.TB, f *fixture, p Provider, render Renderer, backlog Backlog, opts Options) *Outbox {
 	if opts.Poll == 0 {
 		opts.Poll = 20 * time.Millisecond
 	}
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = 40 * time.Millisecond
 	}
-	o := NewOutbox(f.pool, p, opts, testlog.New(t))
+	o := NewOutbox(f.pool, p, render, backlog, nil, opts, testlog.New(t))
 	require.NoError(t, o.Start(context.Background()))
 	t.Cleanup(o.Stop)
 	return o
@@ -95,8 +96,8 @@ func TestOutboxSendGridFaults(t *testing.T) {
 			fake.FailNext(tc.faults...)
 			key := "k:" + tc.name
 			f.queueOne(t, key)
-			startOutbox(t, f, NewSendGrid(apiKey, fake.URL, 300*time.Millisecond, 4),
-				OutboxOptions{MaxAttempts: tc.maxAttempts, SendTimeout: 300 * time.Millisecond})
+			startOutbox(t, f, newSendGrid(apiKey, fake.URL, 300*time.Millisecond, 4),
+				nil, nil, Options{MaxAttempts: tc.maxAttempts, SendTimeout: 300 * time.Millisecond})
 			eventually(t, "final state", func() bool { return f.row(t, key).Status != "queued" })
 			r := f.row(t, key)
 			require.Equal(t, tc.wantStatus, r.Status)
@@ -127,7 +128,7 @@ func TestOutboxHonoursRateLimitReset(t *testing.T) {
 	fake.SetRateLimitReset(3 * time.Second)
 	fake.FailNext(sendgridfake.RateLimit)
 	f.queueOne(t, "rl")
-	o := startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{})
+	o := startOutbox(t, f, newSendGrid(apiKey, fake.URL, time.Second, 4), nil, nil, Options{})
 	eventually(t, "429 recorded", func() bool { return f.row(t, "rl").LastError != "" })
 	r := f.row(t, "rl")
 	require.Equal(t, "queued", r.Status)
@@ -147,7 +148,7 @@ func TestOutboxWrongAPIKeyFails(t *testing.T) {
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
 	f.queueOne(t, "badkey")
-	startOutbox(t, f, NewSendGrid("SG.wrong", fake.URL, time.Second, 4), OutboxOptions{})
+	startOutbox(t, f, newSendGrid("SG.wrong", fake.URL, time.Second, 4), nil, nil, Options{})
 	eventually(t, "failed", func() bool { return f.row(t, "badkey").Status == "failed" })
 	require.Contains(t, f.row(t, "badkey").LastError, "401")
 	require.Empty(t, fake.Accepted())
@@ -163,9 +164,9 @@ func TestOutboxExpiredLeaseIsReclaimedOnce(t *testing.T) {
 	_, err := f.pool.Exec(context.Background(), `update email_notifications set attempts = 1, next_attempt_at = now() - interval '1 second'`)
 	require.NoError(t, err)
 	// Two senders (two instances) share the outbox.
-	p := NewSendGrid(apiKey, fake.URL, time.Second, 4)
-	startOutbox(t, f, p, OutboxOptions{})
-	startOutbox(t, f, p, OutboxOptions{})
+	p := newSendGrid(apiKey, fake.URL, time.Second, 4)
+	startOutbox(t, f, p, nil, nil, Options{})
+	startOutbox(t, f, p, nil, nil, Options{})
 	for i := 0; i < 50; i++ {
 		f.queueOne(t, "many:"+string(rune('A'+i)))
 	}
@@ -183,7 +184,7 @@ func TestOutboxStopIsIdempotentAndWaits(t *testing.T) {
 	f := newFixture(t)
 	fake := sendgridfake.New(apiKey)
 	defer fake.Close()
-	o := NewOutbox(f.pool, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Poll: 20 * time.Millisecond}, testlog.New(t))
+	o := NewOutbox(f.pool, newSendGrid(apiKey, fake.URL, time.Second, 4), nil, nil, nil, Options{Poll: 20 * time.Millisecond}, testlog.New(t))
 	o.Stop() // before Start: no-op
 	require.NoError(t, o.Start(context.Background()))
 	require.Error(t, o.Start(context.Background()))
@@ -192,6 +193,11 @@ func TestOutboxStopIsIdempotentAndWaits(t *testing.T) {
 	o.Stop()
 	o.Stop()
 }
+
+// backlog is a pipeline that is always, or never, behind.
+type backlog bool
+
+func (b backlog) Backlogged() bool { return bool(b) }
 
 // While the pipeline is behind, the sender yields between claims but still sends
 // every email; when it is not, it never waits.
@@ -204,8 +210,8 @@ func TestOutboxYieldsToABackloggedPipelineWithoutStarving(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			f.queueOne(t, fmt.Sprintf("y:%v:%d", behind, i))
 		}
-		o := startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4),
-			OutboxOptions{Concurrency: 2, Yield: func() bool { return behind }, YieldPause: 20 * time.Millisecond})
+		o := startOutbox(t, f, newSendGrid(apiKey, fake.URL, time.Second, 4),
+			nil, backlog(behind), Options{Concurrency: 2, YieldPause: 20 * time.Millisecond})
 		// The provider accepts an email before the row is recorded: wait for the rows.
 		eventually(t, "every email recorded sent", func() bool {
 			for i := 0; i < 5; i++ {
@@ -249,8 +255,8 @@ func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
 	require.ErrorContains(t, err, "email_notifications_renderable", "a row needs content or variables")
 
 	// No valid settings for r:later: it fails an attempt, temporarily.
-	noSettings := &Config{Templates: f.live.Current().Templates}
-	startOutbox(t, f, NewSendGrid(apiKey, fake.URL, time.Second, 4), OutboxOptions{Render: noSettings.RenderStored, BackoffBase: time.Hour})
+	noSettings := &email.Config{Templates: f.live.Current().Templates}
+	startOutbox(t, f, newSendGrid(apiKey, fake.URL, time.Second, 4), noSettings, nil, Options{BackoffBase: time.Hour})
 	// (A claim counts the attempt; the error is recorded after it.)
 	eventually(t, "every row tried", func() bool {
 		later := f.row(t, "r:later")
@@ -258,7 +264,7 @@ func TestOutboxRendersQueuedRowsWhenSending(t *testing.T) {
 	})
 	later := f.row(t, "r:later")
 	require.Equal(t, "queued", later.Status)
-	require.Contains(t, later.LastError, ErrNoSettings.Error())
+	require.Contains(t, later.LastError, email.ErrNoSettings.Error())
 	require.Greater(t, later.NextIn, 5*time.Minute, "retried after the backoff, not at once")
 
 	require.Equal(t, "sent", f.row(t, "r:ok").Status)
