@@ -23,6 +23,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/emailsend"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
 	"github.com/talent-onboarding/backend/sidecar/internal/leader"
+	"github.com/talent-onboarding/backend/sidecar/internal/leasequeue"
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
@@ -123,7 +124,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		MaxAttempts: cfg.StorageCleanupMaxAttempts,
 	}, log, reg)
 	// The queue rings the outbox of this process after a commit that queued an email.
-	queued := emailsend.NewWakeup()
+	queued := leasequeue.NewWakeup()
 
 	// Each pipeline worker has its own handlers, called in this order inside its
 	// transaction. The audit log first: it is the product's record; later handlers

@@ -65,7 +65,7 @@ type candidate struct {
 
 // NewQueuer returns the handler; live supplies the configuration, and wake (which
 // may be nil) is called after a transaction that queued an email to send commits:
-// it rings the outbox of the same process (emailsend.Wakeup).
+// it rings the outbox of the same process (leasequeue.Wakeup).
 //
 // The queue does not NOTIFY: Postgres serialises the commits of every transaction
 // that notifies (one lock, held through the commit's WAL flush), which made the

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
+	"github.com/talent-onboarding/backend/sidecar/internal/leasequeue"
 	"github.com/talent-onboarding/backend/sidecar/internal/retry"
 	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
@@ -81,22 +81,6 @@ type Backlog interface {
 	Backlogged() bool
 }
 
-// Wakeup carries "an email was queued" from the queue (email.Queuer, once its
-// transaction commits) to the outbox of the same process, which then claims at once
-// instead of at its next poll. It is made before both, so neither needs the other.
-type Wakeup struct{ c chan struct{} }
-
-// NewWakeup returns a Wakeup that no outbox reads yet.
-func NewWakeup() *Wakeup { return &Wakeup{c: make(chan struct{}, 1)} }
-
-// Ring wakes the outbox; rings while it is awake are folded into one.
-func (w *Wakeup) Ring() {
-	select {
-	case w.c <- struct{}{}:
-	default:
-	}
-}
-
 // notifyChannel is the channel the outbox listens on: a NOTIFY on it (from an
 // operator, or a tool that queues emails) wakes senders at once instead of at their
 // next poll. The sidecar's own queue does not notify (see email.NewQueuer).
@@ -114,7 +98,7 @@ type Outbox struct {
 	provider Provider
 	render   Renderer // may be nil: rows without content then fail
 	backlog  Backlog  // may be nil: never behind
-	wake     *Wakeup
+	wake     *leasequeue.Wakeup
 	opts     Options
 	log      *slog.Logger
 	svc      startstop.Service
@@ -134,11 +118,11 @@ type sentEmail struct {
 }
 
 // NewOutbox returns a stopped sender. render, backlog and wake may be nil.
-func NewOutbox(pool *pgxpool.Pool, provider Provider, render Renderer, backlog Backlog, wake *Wakeup,
+func NewOutbox(pool *pgxpool.Pool, provider Provider, render Renderer, backlog Backlog, wake *leasequeue.Wakeup,
 	opts Options, log *slog.Logger) *Outbox {
 	opts.defaults()
 	if wake == nil {
-		wake = NewWakeup()
+		wake = leasequeue.NewWakeup()
 	}
 	return &Outbox{pool: pool, provider: provider, render: render, backlog: backlog, wake: wake, opts: opts,
 		log: log.With("component", "emailsend.outbox")}
@@ -201,9 +185,6 @@ type claimed struct {
 }
 
 func (o *Outbox) run(ctx context.Context) {
-	slots := make(chan struct{}, o.opts.Concurrency)
-	freed := make(chan struct{}, o.opts.Concurrency)
-	var inflight sync.WaitGroup
 	// Sends and records outlive ctx so Stop never abandons a sent email unrecorded.
 	workCtx := context.WithoutCancel(ctx)
 	o.sent = make(chan sentEmail, o.opts.Concurrency)
@@ -212,59 +193,23 @@ func (o *Outbox) run(ctx context.Context) {
 		defer close(recorderDone)
 		o.recorder(workCtx)
 	}()
-	defer func() {
-		inflight.Wait()
-		close(o.sent)
-		<-recorderDone
-	}()
-	for {
-		if o.backlog != nil && o.backlog.Backlogged() {
-			o.yields.Add(1)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(o.opts.YieldPause):
+	loop := leasequeue.Loop[claimed]{
+		Concurrency: o.opts.Concurrency, Poll: o.opts.Poll, Wake: o.wake,
+		Hold: func() bool {
+			if o.backlog != nil && o.backlog.Backlogged() {
+				o.yields.Add(1)
+				return true
 			}
-		}
-		free := cap(slots) - len(slots)
-		var got int
-		if free > 0 {
-			rows, err := o.claim(ctx, free)
-			if err != nil && ctx.Err() == nil {
-				o.log.Error("claiming queued emails", "error", err)
-			}
-			got = len(rows)
-			for _, r := range rows {
-				slots <- struct{}{}
-				inflight.Add(1)
-				go func(r claimed) {
-					defer inflight.Done()
-					o.deliver(workCtx, r)
-					<-slots
-					select {
-					case freed <- struct{}{}:
-					default:
-					}
-				}(r)
-			}
-		}
-		if free == 0 || got == free {
-			// Busy: claim again as soon as a slot frees.
-			select {
-			case <-ctx.Done():
-				return
-			case <-freed:
-			}
-			continue
-		}
-		// The queue is drained: wait for a NOTIFY or the next poll (retries fall due).
-		select {
-		case <-ctx.Done():
-			return
-		case <-o.wake.c:
-		case <-time.After(o.opts.Poll):
-		}
+			return false
+		},
+		HoldFor: o.opts.YieldPause,
+		Claim:   o.claim,
+		Work:    o.deliver,
+		Log:     o.log, Noun: "queued emails",
 	}
+	loop.Run(ctx) // returns once the sends in flight are done
+	close(o.sent)
+	<-recorderDone
 }
 
 // claim leases up to n due rows.

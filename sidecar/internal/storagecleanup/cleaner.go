@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/leasequeue"
 	"github.com/talent-onboarding/backend/sidecar/internal/retry"
 	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
@@ -73,7 +73,7 @@ type Cleaner struct {
 	log     *slog.Logger
 
 	svc  startstop.Service
-	wake chan struct{}
+	wake *leasequeue.Wakeup
 
 	outcomes *prometheus.CounterVec
 	removed  prometheus.Counter
@@ -85,7 +85,7 @@ func New(pool *pgxpool.Pool, opts Options, log *slog.Logger, reg prometheus.Regi
 	opts.defaults()
 	c := &Cleaner{pool: pool, opts: opts, log: log.With("component", "storage.cleanup"),
 		storage: Storage{URL: opts.SupabaseURL, Key: opts.ServiceRoleKey, Timeout: opts.RequestTimeout},
-		wake:    make(chan struct{}, 1),
+		wake:    leasequeue.NewWakeup(),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sidecar_storage_cleanup_attempts_total", Help: "Attempts to remove a deleted talent's media, by outcome (done, retry, failed).",
 		}, []string{"outcome"}),
@@ -120,12 +120,7 @@ func (c *Cleaner) Stop() { c.svc.Stop() }
 
 // Wake makes the cleaner look for due jobs now (the handler calls it after a
 // transaction that queued one commits).
-func (c *Cleaner) Wake() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
+func (c *Cleaner) Wake() { c.wake.Ring() }
 
 // Attempts is how many attempts this cleaner has made.
 func (c *Cleaner) Attempts() int64 { return c.attempts.Load() }
@@ -137,42 +132,15 @@ type job struct {
 	attempts  int
 }
 
+// run claims and performs due jobs until ctx ends. Attempts and their records
+// outlive ctx: Stop waits for them rather than abandoning objects half removed and
+// unrecorded (the lease would bring the job back, but later than need be).
 func (c *Cleaner) run(ctx context.Context) {
-	var inflight sync.WaitGroup
-	// Attempts and their records outlive ctx: Stop waits for them rather than
-	// abandoning objects half removed and unrecorded (the lease would bring the job
-	// back, but later than need be).
-	work := context.WithoutCancel(ctx)
-	slots := make(chan struct{}, c.opts.Concurrency)
-	defer inflight.Wait()
-	for {
-		free := cap(slots) - len(slots)
-		if free > 0 {
-			jobs, err := c.claim(ctx, free)
-			if err != nil && ctx.Err() == nil {
-				c.log.Error("claiming storage cleanups", "error", err)
-			}
-			for _, j := range jobs {
-				slots <- struct{}{}
-				inflight.Add(1)
-				go func() {
-					defer inflight.Done()
-					c.perform(work, j)
-					<-slots
-					c.Wake() // a slot is free: look again
-				}()
-			}
-			if len(jobs) == free {
-				continue // there may be more due now
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		case <-time.After(c.opts.Poll):
-		}
+	loop := leasequeue.Loop[job]{
+		Concurrency: c.opts.Concurrency, Poll: c.opts.Poll, Wake: c.wake,
+		Claim: c.claim, Work: c.perform, Log: c.log, Noun: "storage cleanups",
 	}
+	loop.Run(ctx)
 }
 
 // claim leases up to n due jobs.
