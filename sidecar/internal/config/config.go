@@ -98,6 +98,20 @@ func envNames(msg string) string {
 
 var slotName = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
+// SlotRule and PublicationRule say what a replication slot's and a publication's
+// names may be; ValidSlot and ValidPublication check them (the doctor's flags too).
+const (
+	SlotRule        = "1-63 characters of a-z, 0-9 and _"
+	PublicationRule = "1-57 characters of a-z, 0-9 and _ (the media publication adds _media)"
+)
+
+// ValidSlot reports whether name may name the replication slot.
+func ValidSlot(name string) bool { return slotName.MatchString(name) }
+
+// ValidPublication reports whether name may name the publication: a slot name short
+// enough that name + "_media" is one too.
+func ValidPublication(name string) bool { return slotName.MatchString(name) && len(name) <= 57 }
+
 // Load reads the environment through lookuper (envconfig.OsLookuper() in main) and
 // validates the result.
 func Load(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
@@ -130,11 +144,11 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if !slotName.MatchString(c.ReplicationSlot) {
-		bad("REPLICATION_SLOT", "must be 1-63 characters of a-z, 0-9 and _, got %q", c.ReplicationSlot)
+	if !ValidSlot(c.ReplicationSlot) {
+		bad("REPLICATION_SLOT", "must be %s, got %q", SlotRule, c.ReplicationSlot)
 	}
-	if !slotName.MatchString(c.Publication) || len(c.Publication) > 57 {
-		bad("PUBLICATION", "must be 1-57 characters of a-z, 0-9 and _ (the media publication adds _media), got %q", c.Publication)
+	if !ValidPublication(c.Publication) {
+		bad("PUBLICATION", "must be %s, got %q", PublicationRule, c.Publication)
 	}
 	if c.CatchUpInterval < 100*time.Millisecond || c.CatchUpInterval > time.Hour {
 		bad("CATCHUP_INTERVAL", "must be between 100ms and 1h, got %s", c.CatchUpInterval)

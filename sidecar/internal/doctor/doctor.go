@@ -26,6 +26,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/config"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
@@ -53,8 +54,6 @@ type Options struct {
 	Migrations   []string
 	Timeout      time.Duration
 }
-
-var namePattern = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
 
 // Mode is the input mode the options select.
 func (o Options) Mode() Mode {
@@ -107,12 +106,11 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return nil, fmt.Errorf("%w: database URL must look like postgresql://user:password@host:5432/postgres", ErrInput)
 	}
-	if !namePattern.MatchString(opt.Slot) {
-		return nil, fmt.Errorf("%w: --slot must be 1-63 characters of a-z, 0-9 and _, got %q", ErrInput, opt.Slot)
+	if !config.ValidSlot(opt.Slot) {
+		return nil, fmt.Errorf("%w: --slot must be %s, got %q", ErrInput, config.SlotRule, opt.Slot)
 	}
-	// The second publication adds _media, and it too must fit in 63.
-	if !namePattern.MatchString(opt.Publication) || len(opt.Publication) > 57 {
-		return nil, fmt.Errorf("%w: --publication must be 1-57 characters of a-z, 0-9 and _ (<name>_media is the second), got %q", ErrInput, opt.Publication)
+	if !config.ValidPublication(opt.Publication) {
+		return nil, fmt.Errorf("%w: --publication must be %s, got %q", ErrInput, config.PublicationRule, opt.Publication)
 	}
 	cfg, err := pgx.ParseConfig(opt.DatabaseURL)
 	if err != nil {
