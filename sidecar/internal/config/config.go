@@ -29,7 +29,7 @@ type Config struct {
 	ChangeRetention time.Duration `env:"CHANGE_RETENTION, default=72h" help:"how long processed change records (sidecar.changes) are kept before they are pruned"`
 
 	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
-	BatchWait    time.Duration `env:"BATCH_WAIT, default=5ms" help:"longest an event waits for its batch to fill"`
+	BatchWait    time.Duration `env:"BATCH_WAIT, default=0s" help:"longest an event waits for more to join its batch (0: a batch is what queued while the previous one was applied)"`
 	Workers      int           `env:"PIPELINE_WORKERS, default=4" help:"batches applied in parallel, each on its own connection (one talent's changes always stay in order)"`
 	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server"`
 

@@ -685,8 +685,12 @@ func (w *worker) claim(ctx context.Context, tx pgx.Tx, batch []item) ([]*change.
 }
 
 // claimRetryWaits are the pauses before a claim is tried again for noticed records
-// not yet visible (about 85 ms in all before they are left to the catch-up).
-var claimRetryWaits = []time.Duration{time.Millisecond, 4 * time.Millisecond, 16 * time.Millisecond, 64 * time.Millisecond}
+// not yet visible (about 85 ms in all before they are left to the catch-up). The
+// committing backend leaves the running transactions microseconds after its commit
+// is flushed, unless it is descheduled, so the first tries come soon: with
+// BATCH_WAIT at 0 a notice is often claimed within that window.
+var claimRetryWaits = []time.Duration{200 * time.Microsecond, 500 * time.Microsecond, time.Millisecond,
+	2 * time.Millisecond, 4 * time.Millisecond, 8 * time.Millisecond, 16 * time.Millisecond, 50 * time.Millisecond}
 
 // processedOf returns which of ids are processed already (claimed by another batch
 // or sidecar).
