@@ -77,4 +77,5 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  %-28s %-26d %s\n", "GOGC", defaultGOGC, "Go's garbage collector target (Go's own default is 100)")
 	fmt.Fprintf(w, "  %-28s %-26s %s\n", "GOMEMLIMIT", "192MiB", "Go's soft memory limit (Go's own default is none)")
+	fmt.Fprintf(w, "  %-28s %-26s %s\n", "SIDECAR_CPU_PROFILE", `""`, "write a CPU profile to this file until the sidecar stops (go tool pprof)")
 }
