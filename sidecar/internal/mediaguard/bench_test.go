@@ -86,7 +86,14 @@ const updateSQL = `update public.talent_profiles set headshot_urls = $2, tone_ca
 // between the two on one connection (as PostgREST's pooled connections would write),
 // each batch after one untimed write that absorbs the re-planning the trigger toggle
 // causes. guarded/unguarded is the ratio of write rates (goal >= 0.95 for typical
-// rows). Run:
+// rows). Each shape and operation is measured two ways:
+//   - "<op>": one autocommit statement as the postgres user (no RLS, the state
+//     machine's service path): the least work around the guard, the harshest ratio;
+//   - "<op>-request": the request PostgREST makes for the talent (begin; role
+//     authenticated and the talent's JWT claims; the statement; commit), the shape
+//     the wizard's writes really have.
+//
+// Run:
 //
 //	go test ./sidecar/internal/mediaguard -run '^$' -bench GuardWrites -benchtime 2000x
 func BenchmarkGuardWrites(b *testing.B) {
@@ -99,19 +106,32 @@ func BenchmarkGuardWrites(b *testing.B) {
 	defer conn.Release()
 	seq := 0
 	for _, shape := range benchShapes {
-		for _, op := range []string{"insert", "update"} {
+		for _, op := range []string{"insert", "update", "insert-request", "update-request"} {
 			b.Run(shape.name+"/"+op, func(b *testing.B) {
 				var guarded, unguarded time.Duration
 				const batch = 200
-				write := func(id string) {
+				insert := strings.HasPrefix(op, "insert")
+				asTalent := strings.HasSuffix(op, "-request")
+				write := func(t benchTarget) {
 					seq++
 					r := shape.row(seq)
+					email := t.user + "@bench.example.com"
+					sql, args := updateSQL, []any{t.profile, r.headshots, r.tones, r.customTone + fmt.Sprint(seq), r.answers, r.freeform + fmt.Sprint(seq)}
+					if insert {
+						sql, args = insertSQL, []any{t.user, r.name, email, r.phone, r.location, r.headshots,
+							r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session}
+					}
 					var err error
-					if op == "insert" {
-						_, err = conn.Exec(ctx, insertSQL, id, r.name, id+"@bench.example.com", r.phone, r.location, r.headshots,
-							r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session)
+					if asTalent {
+						bt := &pgx.Batch{}
+						bt.Queue("begin")
+						bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
+							testdb.Claims(t.user, "authenticated", email))
+						bt.Queue(sql, args...)
+						bt.Queue("commit")
+						err = conn.SendBatch(ctx, bt).Close()
 					} else {
-						_, err = conn.Exec(ctx, updateSQL, id, r.headshots, r.tones, r.customTone+fmt.Sprint(seq), r.answers, r.freeform+fmt.Sprint(seq))
+						_, err = conn.Exec(ctx, sql, args...)
 					}
 					if err != nil {
 						b.Fatal(err)
@@ -128,12 +148,12 @@ func BenchmarkGuardWrites(b *testing.B) {
 						if _, err := conn.Exec(ctx, `alter table public.talent_profiles `+toggle+` trigger talent_profiles_z_media_guard`); err != nil {
 							b.Fatal(err)
 						}
-						ids := benchPrepare(b, db.Pool, op, shape.row, n+1)
-						write(ids[n]) // warm-up, untimed
+						targets := benchPrepare(b, db.Pool, insert, shape.row, n+1)
+						write(targets[n]) // warm-up, untimed
 						b.StartTimer()
 						start := time.Now()
-						for _, id := range ids[:n] {
-							write(id)
+						for _, t := range targets[:n] {
+							write(t)
 						}
 						if on {
 							guarded += time.Since(start)
@@ -151,8 +171,13 @@ func BenchmarkGuardWrites(b *testing.B) {
 	}
 }
 
-// benchPrepare returns n auth user ids to insert profiles for, or n profile ids to update.
-func benchPrepare(b *testing.B, pool *pgxpool.Pool, op string, row func(int) benchRow, n int) []string {
+// benchTarget is what one write needs: the auth user (the talent), and for an
+// update the profile they own.
+type benchTarget struct{ user, profile string }
+
+// benchPrepare returns n auth users to insert profiles for, or n users with a draft
+// profile each to update.
+func benchPrepare(b *testing.B, pool *pgxpool.Pool, insert bool, row func(int) benchRow, n int) []benchTarget {
 	ctx := context.Background()
 	rows, err := pool.Query(ctx, `insert into auth.users (id, email) select gen_random_uuid(), gen_random_uuid() || '@bench.example.com'
 		from generate_series(1, $1) returning id::text`, n)
@@ -163,18 +188,19 @@ func benchPrepare(b *testing.B, pool *pgxpool.Pool, op string, row func(int) ben
 	if err != nil {
 		b.Fatal(err)
 	}
-	if op == "insert" {
-		return users
-	}
-	ids := make([]string, n)
+	out := make([]benchTarget, n)
 	for i, u := range users {
+		out[i].user = u
+		if insert {
+			continue
+		}
 		r := row(i)
 		if err := pool.QueryRow(ctx, insertSQL+` returning id::text`, u, r.name, nil, r.phone, r.location, r.headshots,
-			r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session).Scan(&ids[i]); err != nil {
+			r.video, r.audio, r.tones, r.traits, r.customTone, r.answers, r.freeform, r.session).Scan(&out[i].profile); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return ids
+	return out
 }
 
 // BenchmarkCheck is the Go rule on one typical row, a 10 KB prose value and a 64 KB blob.
