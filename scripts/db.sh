@@ -104,7 +104,8 @@ HBA
   if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
     log "starting Postgres on 127.0.0.1:$PGPORT"
     # 9>&-: the server must not inherit the lock of `up`, or it would hold it for its lifetime.
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -w -t 60 start >/dev/null 9>&-
+    # -p: the port is PGPORT's even for a cluster created with another one.
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PGPORT" -w -t 60 start >/dev/null 9>&-
   fi
 }
 
