@@ -214,21 +214,10 @@ func (o *Outbox) run(ctx context.Context) {
 
 // claim leases up to n due rows.
 func (o *Outbox) claim(ctx context.Context, n int) ([]claimed, error) {
-	rows, err := o.pool.Query(ctx, `
-		with due as (
-			select id from public.email_notifications
-			where status = 'queued' and next_attempt_at <= now()
-			order by next_attempt_at
-			limit $1
-			for update skip locked
-		)
-		update public.email_notifications e
-		set attempts = e.attempts + 1, next_attempt_at = now() + $2::interval, updated_at = now()
-		from due where e.id = due.id
-		returning e.id::text, e.attempts, e.email_type, e.recipient_email, coalesce(e.subject, ''),
-			coalesce(e.content, ''), coalesce(e.text_content, ''), e.idempotency_key, coalesce(e.from_email, ''),
-			coalesce(e.from_name, ''), coalesce(e.reply_to, ''),
-			case when e.content is null then e.template_vars::text end`, n, o.opts.Lease)
+	rows, err := o.pool.Query(ctx, leasequeue.ClaimSQL("public.email_notifications", `q.id::text, q.attempts,
+		q.email_type, q.recipient_email, coalesce(q.subject, ''), coalesce(q.content, ''), coalesce(q.text_content, ''),
+		q.idempotency_key, coalesce(q.from_email, ''), coalesce(q.from_name, ''), coalesce(q.reply_to, ''),
+		case when q.content is null then q.template_vars::text end`), n, o.opts.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("claiming emails: %w", err)
 	}

@@ -14,6 +14,27 @@ import (
 	"time"
 )
 
+// ClaimSQL is the claim of a lease queue table (one with id, status,
+// next_attempt_at, attempts and updated_at): it leases up to $1 due rows ('queued'
+// and next_attempt_at passed, oldest first, skipping rows another claim holds),
+// counts the attempt and pushes next_attempt_at forward by the lease ($2, an
+// interval), so a row whose worker dies comes due again once the lease runs out.
+// returning lists what to read from each claimed row, whose alias is q.
+func ClaimSQL(table, returning string) string {
+	return `
+		with due as (
+			select id from ` + table + `
+			 where status = 'queued' and next_attempt_at <= now()
+			 order by next_attempt_at
+			 limit $1
+			 for update skip locked
+		)
+		update ` + table + ` q
+		   set attempts = q.attempts + 1, next_attempt_at = now() + $2::interval, updated_at = now()
+		  from due where q.id = due.id
+		returning ` + returning
+}
+
 // Wakeup tells a loop to claim now rather than at its next poll. Rings while the
 // loop is busy fold into one.
 type Wakeup struct{ c chan struct{} }

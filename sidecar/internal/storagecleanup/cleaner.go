@@ -145,18 +145,8 @@ func (c *Cleaner) run(ctx context.Context) {
 
 // claim leases up to n due jobs.
 func (c *Cleaner) claim(ctx context.Context, n int) ([]job, error) {
-	rows, err := c.pool.Query(ctx, `
-		with due as (
-			select id from sidecar.storage_deletions
-			 where status = 'queued' and next_attempt_at <= now()
-			 order by next_attempt_at
-			 limit $1
-			 for update skip locked
-		)
-		update sidecar.storage_deletions d
-		   set attempts = d.attempts + 1, next_attempt_at = now() + $2::interval, updated_at = now()
-		  from due where d.id = due.id
-		returning d.id, d.user_id::text, d.deleted_at, d.attempts`, n, c.opts.Lease)
+	rows, err := c.pool.Query(ctx, leasequeue.ClaimSQL("sidecar.storage_deletions",
+		`q.id, q.user_id::text, q.deleted_at, q.attempts`), n, c.opts.Lease)
 	if err != nil {
 		return nil, fmt.Errorf("claiming storage cleanups: %w", err)
 	}
