@@ -17,8 +17,8 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/talentstatus"
 )
 
-// KeySuffix is appended to the event key to form the audit row's idempotency key.
-const KeySuffix = "/audit"
+// keySuffix is appended to the event key to form the audit row's idempotency key.
+const keySuffix = "/audit"
 
 // adminColumns are the talent columns only admins set; a change to any of them is
 // logged with its old and new value.
@@ -148,7 +148,7 @@ func (h *Handler) add(ev *change.Event, talent, action, reason, from, to, email,
 	p.email = append(p.email, ideminsert.NullIfEmpty(email))
 	p.name = append(p.name, ideminsert.NullIfEmpty(name))
 	p.source = append(p.source, string(ev.Source))
-	p.key = append(p.key, ev.Key+KeySuffix)
+	p.key = append(p.key, ev.Key+keySuffix)
 	p.at = append(p.at, ev.At)
 	p.changed = append(p.changed, changed)
 	p.changeID = append(p.changeID, ev.ID)

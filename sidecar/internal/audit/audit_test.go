@@ -72,9 +72,9 @@ func TestInsertProbesTalentsByKey(t *testing.T) {
 	var k, id, by string
 	_, err = pgx.ForEachRow(rows, []any{&k, &id, &by}, func() error { got[k] = [2]string{id, by}; return nil })
 	require.NoError(t, err)
-	want := map[string][2]string{deleted + KeySuffix: {"-", deleter}}
+	want := map[string][2]string{deleted + keySuffix: {"-", deleter}}
 	for i, id := range kept {
-		want[fmt.Sprint("k", i, KeySuffix)] = [2]string{id, admin}
+		want[fmt.Sprint("k", i, keySuffix)] = [2]string{id, admin}
 	}
 	require.Equal(t, want, got)
 }
@@ -108,7 +108,7 @@ func TestInsertLocksTalentAgainstDeletion(t *testing.T) {
 	ref := func(key string) *string {
 		var id *string
 		require.NoError(t, db.Pool.QueryRow(ctx, `select talent_profile_id::text from public.admin_actions where idempotency_key = $1`,
-			key+KeySuffix).Scan(&id))
+			key+keySuffix).Scan(&id))
 		return id
 	}
 

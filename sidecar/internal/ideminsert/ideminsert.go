@@ -32,9 +32,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// OnConflictRuns is how many batches after one that met a present key use the
+// onConflictRuns is how many batches after one that met a present key use the
 // ON CONFLICT form before a plain insert is tried again.
-const OnConflictRuns = 8
+const onConflictRuns = 8
 
 // Insert is one batch insert statement in its two forms. It is not safe for
 // concurrent use: each pipeline worker has its own.
@@ -73,7 +73,7 @@ type Batch struct {
 
 // RunCopy is Run for an Insert with a COPY form: the batch is copied inside a
 // savepoint, and on a unique violation inserted again with the ON CONFLICT form,
-// which the next OnConflictRuns batches use directly.
+// which the next onConflictRuns batches use directly.
 func (q *Insert) RunCopy(ctx context.Context, tx pgx.Tx, b Batch) ([]string, error) {
 	if q.copySQL == "" {
 		return nil, errors.New("ideminsert: RunCopy on an insert without a COPY form")
@@ -248,7 +248,7 @@ func (q *Insert) afterPlain(ctx context.Context, tx pgx.Tx, err error, args []an
 	// The rollback goes alone, as a simple query: the failed batch made pgx forget
 	// its prepared statements, and a batch prepares them first, which an aborted
 	// transaction refuses.
-	q.onConflictFor = OnConflictRuns
+	q.onConflictFor = onConflictRuns
 	if _, err := tx.Exec(ctx, "rollback to savepoint ideminsert"); err != nil {
 		return nil, fmt.Errorf("rolling back the plain insert after %v: %w", pgErr.Message, err)
 	}

@@ -101,7 +101,7 @@ func testNewKeysInsertedPlainly(t *testing.T, New func(insert, conflict, returni
 }
 
 // A batch holding a key already present (or the same key twice) is inserted once,
-// without the present row, and returns only the keys it added; the next OnConflictRuns
+// without the present row, and returns only the keys it added; the next onConflictRuns
 // batches use the ON CONFLICT form, and the one after tries the plain form again.
 func TestPresentKeysSkipped(t *testing.T) { bothForms(t, testPresentKeysSkipped) }
 
@@ -117,7 +117,7 @@ func testPresentKeysSkipped(t *testing.T, New func(insert, conflict, returning s
 	require.True(t, q.UsesOnConflict())
 	require.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3}, contents(t, db))
 
-	for i := 0; i < OnConflictRuns; i++ {
+	for i := 0; i < onConflictRuns; i++ {
 		require.True(t, q.UsesOnConflict(), "batch %d after the conflict", i)
 		got, err := run(t, db, q, []string{"a", "d" + string(rune('a'+i))}, []int{100 + i, 4 + i})
 		require.NoError(t, err)
@@ -127,7 +127,7 @@ func testPresentKeysSkipped(t *testing.T, New func(insert, conflict, returning s
 	got, err = run(t, db, q, []string{"z"}, []int{99})
 	require.NoError(t, err)
 	require.Equal(t, []string{"z"}, got)
-	require.Len(t, contents(t, db), 3+OnConflictRuns+1)
+	require.Len(t, contents(t, db), 3+onConflictRuns+1)
 }
 
 // Without a RETURNING clause Run returns nothing, in both forms.

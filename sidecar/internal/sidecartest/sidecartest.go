@@ -61,8 +61,8 @@ type Proc struct {
 	done chan struct{}
 }
 
-// FreeAddr returns a loopback address with a free port.
-func FreeAddr(t testing.TB) string {
+// freeAddr returns a loopback address with a free port.
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func Start(t testing.TB, bin string, env map[string]string) *Proc {
 	t.Helper()
 	addr := env["SIDECAR_ADDR"]
 	if addr == "" {
-		addr = FreeAddr(t)
+		addr = freeAddr(t)
 	}
 	logf, err := os.CreateTemp(t.TempDir(), "sidecar-*.log")
 	if err != nil {

@@ -29,8 +29,8 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/ideminsert"
 )
 
-// KeySuffix is appended to the change record's key to form the job's idempotency key.
-const KeySuffix = "/storage"
+// keySuffix is appended to the change record's key to form the job's idempotency key.
+const keySuffix = "/storage"
 
 // Buckets are the media buckets whose '<user_id>/' folders a talent's deletion
 // empties (migrations/20261121000900_storage.sql).
@@ -83,7 +83,7 @@ func (h *Handler) Handle(_ context.Context, _ pgx.Tx, ev *change.Event) error {
 	p := &h.pending
 	p.talentID = append(p.talentID, id)
 	p.userID = append(p.userID, user)
-	p.key = append(p.key, ev.Key+KeySuffix)
+	p.key = append(p.key, ev.Key+keySuffix)
 	p.changeID = append(p.changeID, ev.ID)
 	at := ev.At
 	if at.IsZero() {

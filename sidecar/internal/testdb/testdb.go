@@ -66,7 +66,7 @@ func New(t testing.TB) *DB {
 	if err != nil {
 		t.Fatalf("testdb: template database %s is missing (run `make db`): %v", Template, err)
 	}
-	if want := MigrationsHash(t); have != want {
+	if want := migrationsHash(t); have != want {
 		t.Fatalf("testdb: template %s was built from other migrations (%s, want %s): run `make db`", Template, have, want)
 	}
 
@@ -150,8 +150,8 @@ func Root(t testing.TB) string {
 	}
 }
 
-// MigrationsHash matches `scripts/db.sh hash`: the bootstrap and every migration, in order.
-func MigrationsHash(t testing.TB) string {
+// migrationsHash matches `scripts/db.sh hash`: the bootstrap and every migration, in order.
+func migrationsHash(t testing.TB) string {
 	root := Root(t)
 	files, err := filepath.Glob(filepath.Join(root, "migrations", "*.sql"))
 	if err != nil {

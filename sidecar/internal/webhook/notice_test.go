@@ -78,7 +78,7 @@ func TestDeliveriesAreNotices(t *testing.T) {
 		{"truncate", `{"type":"TRUNCATE","table":"talent_profiles","schema":"public"}`, 422, "unsupported_type", false},
 		{"unwatched table", `{"type":"INSERT","table":"admin_actions","schema":"public","record":{}}`, 422, "unsupported_table", false},
 		{"watched name, other schema", `{"type":"INSERT","table":"talent_profiles","schema":"auth","record":{}}`, 422, "unsupported_table", false},
-		{"over 1 MiB", `{"type":"INSERT","table":"talent_profiles","schema":"public","record":{"x":"` + strings.Repeat("a", MaxBody) + `"}}`, 413, "payload_too_large", false},
+		{"over 1 MiB", `{"type":"INSERT","table":"talent_profiles","schema":"public","record":{"x":"` + strings.Repeat("a", maxBody) + `"}}`, 413, "payload_too_large", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cu := &catchUp{done: true}

@@ -24,9 +24,9 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
 )
 
-// MaxBody is the largest payload accepted. A talent row is bounded by its check
+// maxBody is the largest payload accepted. A talent row is bounded by its check
 // constraints well below this.
-const MaxBody = 1 << 20
+const maxBody = 1 << 20
 
 // CatchUp is what a notice sets off: a pass over the pending change records. The
 // returned channel is closed once a pass that started after the call has
@@ -87,9 +87,9 @@ func (h *Handler) serve(c *fiber.Ctx) error {
 		return httpapi.NewError(fiber.StatusUnauthorized, "unauthorized", "missing or wrong bearer secret")
 	}
 	body := c.Body()
-	if len(body) > MaxBody {
+	if len(body) > maxBody {
 		return httpapi.NewError(fiber.StatusRequestEntityTooLarge, "payload_too_large",
-			"body is %d bytes; the limit is %d", len(body), MaxBody)
+			"body is %d bytes; the limit is %d", len(body), maxBody)
 	}
 	if err := parse(body); err != nil {
 		return err
