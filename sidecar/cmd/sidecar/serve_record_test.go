@@ -126,7 +126,11 @@ func TestWebhookOnlyLosesNothingWhileStopped(t *testing.T) {
 	// Up: deliveries arrive and apply their changes.
 	a1, r1, d1 := review(ctx, t, db.Pool, ids[:6])
 	effectsExactlyOnce(t, db, a1+r1+d1)
-	require.Positive(t, hooks.Sent.Load())
+	// A delivery counts as sent once its answer is back, which can be just after the
+	// effects it asked for are committed.
+	require.NoError(t, sidecartest.WaitFor(ctx, 10*time.Second, func() (bool, error) {
+		return hooks.Sent.Load() > 0, nil
+	}), "deliveries reach the running sidecar")
 
 	// Down: every delivery is dropped.
 	p.Stop()
