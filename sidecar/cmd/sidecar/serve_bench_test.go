@@ -332,7 +332,7 @@ func steadyLatency(b *testing.B, rate, seconds int) {
 
 	b.ResetTimer()
 	rss := sampleRSS(p)
-	cpu0, sidecar0 := sidecartest.BusyCPU(b), p.CPU()
+	cpu0, sidecar0, pg0 := sidecartest.BusyCPU(b), p.CPU(), sidecartest.PostgresCPU(b)
 	work := make(chan string, len(ids))
 	var wg sync.WaitGroup
 	var failed atomic.Int64
@@ -366,7 +366,7 @@ func steadyLatency(b *testing.B, rate, seconds int) {
 	b.StopTimer()
 	steadyRSS := rss.Stop()
 	defer p.Stop() // a graceful stop, so that a profile (BENCH_CPU_PROFILE) is written
-	cpu, sidecarCPU := sidecartest.BusyCPU(b)-cpu0, p.CPU()-sidecar0
+	cpu, sidecarCPU, pgCPU := sidecartest.BusyCPU(b)-cpu0, p.CPU()-sidecar0, sidecartest.PostgresCPU(b)-pg0
 
 	var p50, p99, max float64
 	require.NoError(b, db.Pool.QueryRow(ctx, `
@@ -387,8 +387,9 @@ func steadyLatency(b *testing.B, rate, seconds int) {
 	b.ReportMetric(float64(steadyRSS)/(1<<20), "steady_rss_MiB")
 	b.ReportMetric(cpu.Seconds(), "busy_cpu_s")
 	b.ReportMetric(sidecarCPU.Seconds(), "sidecar_cpu_s")
-	b.Logf("%d tx/s offered, %.0f achieved for %ds: commit-to-audit-row p50 %.2f ms, p99 %.2f ms, max %.2f ms; RSS max %.1f MiB; machine busy %.2f CPU-s, the sidecar %.2f",
-		rate, achieved, seconds, p50, p99, max, float64(steadyRSS)/(1<<20), cpu.Seconds(), sidecarCPU.Seconds())
+	b.ReportMetric(pgCPU.Seconds(), "postgres_cpu_s")
+	b.Logf("%d tx/s offered, %.0f achieved for %ds: commit-to-audit-row p50 %.2f ms, p99 %.2f ms, max %.2f ms; RSS max %.1f MiB; machine busy %.2f CPU-s, Postgres %.2f, the sidecar %.2f",
+		rate, achieved, seconds, p50, p99, max, float64(steadyRSS)/(1<<20), cpu.Seconds(), pgCPU.Seconds(), sidecarCPU.Seconds())
 }
 
 // warmPool opens every connection of the load pool and runs, on each, a request that

@@ -231,6 +231,34 @@ func BusyCPU(t testing.TB) time.Duration {
 	return ticks(f[1], f[2], f[3], f[6], f[7])
 }
 
+// PostgresCPU is the CPU time every Postgres process on the machine has used: the
+// running ones (the postmaster, its helpers, backends, walsenders) and, through the
+// postmaster's count of its reaped children, the backends that have exited. Over a
+// benchmark it is the database's share of BusyCPU.
+func PostgresCPU(t testing.TB) time.Duration {
+	t.Helper()
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total time.Duration
+	for _, path := range stats {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // gone since the glob
+		}
+		name, rest, ok := strings.Cut(string(b), ") ")
+		if !ok || !strings.HasSuffix(name, "(postgres") {
+			continue
+		}
+		// utime, stime, cutime, cstime: fields 14 to 17, the 12th to 15th after the name.
+		if f := strings.Fields(rest); len(f) >= 15 {
+			total += ticks(f[11], f[12], f[13], f[14])
+		}
+	}
+	return total
+}
+
 // ticks adds up /proc clock ticks (USER_HZ, 100 on Linux) as a duration.
 func ticks(fields ...string) time.Duration {
 	var n int64
