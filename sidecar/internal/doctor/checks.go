@@ -34,9 +34,9 @@ func (m Mode) String() string {
 	return "both modes"
 }
 
-// Result is one line of the checklist. A warning is OK (the mode works) but says
+// checkResult is one line of the checklist. A warning is OK (the mode works) but says
 // what to act on.
-type Result struct {
+type checkResult struct {
 	Name   string
 	Mode   Mode
 	OK     bool
@@ -45,18 +45,18 @@ type Result struct {
 	Fix    string // set when !OK or Warn: what to run or change
 }
 
-// WebhookTrigger is the trigger deploy/supabase/register-webhooks.sql creates on
+// webhookTrigger is the trigger deploy/supabase/register-webhooks.sql creates on
 // the change record table.
-const WebhookTrigger = "talent_sidecar_webhook"
+const webhookTrigger = "talent_sidecar_webhook"
 
 // slotMemory is where EnsureSlot remembers the slots it made.
 var slotMemory = change.Table{Schema: "sidecar", Name: "replication_slots"}
 
-// Evaluate runs every check over f. It is pure so tests can inject facts that
+// evaluate runs every check over f. It is pure so tests can inject facts that
 // cannot be produced on a shared server.
-func Evaluate(f *Facts, opt Options) []Result {
-	var out []Result
-	add := func(m Mode, rs ...Result) {
+func evaluate(f *dbFacts, opt Options) []checkResult {
+	var out []checkResult
+	add := func(m Mode, rs ...checkResult) {
 		for _, r := range rs {
 			r.Mode = m
 			out = append(out, r)
@@ -86,18 +86,18 @@ func Evaluate(f *Facts, opt Options) []Result {
 	return out
 }
 
-// Missing names the failed checks that keep mode m from working: its own and
+// missingFor names the failed checks that keep mode m from working: its own and
 // those both modes need. Empty means the mode is ready.
-func Missing(results []Result, m Mode) []string {
-	return names(results, m, func(r Result) bool { return !r.OK })
+func missingFor(results []checkResult, m Mode) []string {
+	return names(results, m, func(r checkResult) bool { return !r.OK })
 }
 
-// Warnings names the checks of mode m (and of both) that passed with a warning.
-func Warnings(results []Result, m Mode) []string {
-	return names(results, m, func(r Result) bool { return r.OK && r.Warn })
+// warningsFor names the checks of mode m (and of both) that passed with a warning.
+func warningsFor(results []checkResult, m Mode) []string {
+	return names(results, m, func(r checkResult) bool { return r.OK && r.Warn })
 }
 
-func names(results []Result, m Mode, pick func(Result) bool) []string {
+func names(results []checkResult, m Mode, pick func(checkResult) bool) []string {
 	var out []string
 	for _, r := range results {
 		if (r.Mode == Both || r.Mode == m) && pick(r) {
@@ -107,12 +107,12 @@ func names(results []Result, m Mode, pick func(Result) bool) []string {
 	return out
 }
 
-func pass(name, detail string) Result { return Result{Name: name, OK: true, Detail: detail} }
-func warn(name, detail, fix string) Result {
-	return Result{Name: name, OK: true, Warn: true, Detail: detail, Fix: fix}
+func pass(name, detail string) checkResult { return checkResult{Name: name, OK: true, Detail: detail} }
+func warn(name, detail, fix string) checkResult {
+	return checkResult{Name: name, OK: true, Warn: true, Detail: detail, Fix: fix}
 }
-func fail(name, detail, fix string) Result {
-	return Result{Name: name, Detail: detail, Fix: fix}
+func fail(name, detail, fix string) checkResult {
+	return checkResult{Name: name, Detail: detail, Fix: fix}
 }
 
 const push = `supabase db push --db-url "$DATABASE_URL"`
@@ -121,7 +121,7 @@ const push = `supabase db push --db-url "$DATABASE_URL"`
 // and its leader lock belong to a session, which a transaction pooler hands to
 // someone else after every transaction. The session pooler is fine for webhooks
 // only; the replication connection is refused by any pooler (see there).
-func checkSession(opt Options) Result {
+func checkSession(opt Options) checkResult {
 	const name = "session connection"
 	u, err := url.Parse(opt.DatabaseURL)
 	if err == nil && u.Port() == "6543" {
@@ -139,7 +139,7 @@ func checkSession(opt Options) Result {
 // migration names a recorded table's triggers <table>_record_<what>: one records its
 // changes, and deletes are recorded by it or by <table>_record_delete (a talent's
 // change trigger fires on updates only, as a new draft is nothing to act on).
-func checkChangeRecord(f *Facts) Result {
+func checkChangeRecord(f *dbFacts) checkResult {
 	const name = "change record"
 	switch {
 	case f.RecordedErr != nil:
@@ -198,7 +198,7 @@ func checkChangeRecord(f *Facts) Result {
 // checkAccess checks what the sidecar does with one of its own tables. Both tables
 // have row level security on and no policy, so a role that does not bypass it
 // reads nothing and may write nothing, whatever its grants.
-func checkAccess(name string, f *Facts, table change.Table, a *TableAccess, privileges []string) Result {
+func checkAccess(name string, f *dbFacts, table change.Table, a *tableAccess, privileges []string) checkResult {
 	qualified := table.QualifiedName()
 	if f.AccessErr != nil {
 		return fail(name, f.AccessErr.Error(), "run doctor with the role the sidecar uses")
@@ -242,7 +242,7 @@ func checkAccess(name string, f *Facts, table change.Table, a *TableAccess, priv
 	return pass(name, fmt.Sprintf("%s may %s %s", f.Role, strings.Join(held, ", "), qualified))
 }
 
-func checkWALLevel(f *Facts) Result {
+func checkWALLevel(f *dbFacts) checkResult {
 	const name = "wal_level = logical"
 	if f.SettingsErr != nil {
 		return fail(name, "cannot read pg_settings: "+f.SettingsErr.Error(), "run doctor with the role the sidecar uses on the primary")
@@ -256,15 +256,15 @@ func checkWALLevel(f *Facts) Result {
 			"Hosted Supabase projects run with wal_level = logical already: check that DATABASE_URL points at the project's primary")
 }
 
-func settingInt(f *Facts, name string) (int, bool) {
+func settingInt(f *dbFacts, name string) (int, bool) {
 	n, err := strconv.Atoi(f.Settings[name])
 	return n, err == nil
 }
 
 // capacity compares the limit a max_* setting sets with what is in use (slots, WAL
 // senders): the detail both capacity checks print and how many are free, or the
-// failed Result when it cannot tell.
-func capacity(f *Facts, name, setting, what string, used int) (detail string, free int, failed *Result) {
+// failed checkResult when it cannot tell.
+func capacity(f *dbFacts, name, setting, what string, used int) (detail string, free int, failed *checkResult) {
 	max, ok := settingInt(f, setting)
 	if f.SettingsErr != nil || f.UsageErr != nil || !ok {
 		r := fail(name, fmt.Sprintf("cannot count %s: %v", what, firstErr(f.SettingsErr, f.UsageErr)), "run doctor with the role the sidecar uses")
@@ -274,7 +274,7 @@ func capacity(f *Facts, name, setting, what string, used int) (detail string, fr
 	return fmt.Sprintf("%d of %d in use, %d free", used, max, free), free, nil
 }
 
-func checkSlotsFree(f *Facts, opt Options) Result {
+func checkSlotsFree(f *dbFacts, opt Options) checkResult {
 	const name = "replication slots available"
 	detail, free, failed := capacity(f, name, "max_replication_slots", "slots", f.SlotsUsed)
 	if failed != nil {
@@ -291,7 +291,7 @@ func checkSlotsFree(f *Facts, opt Options) Result {
 			"or raise max_replication_slots (restart; hosted: supabase postgres-config update --project-ref <ref> --config max_replication_slots=<n>)")
 }
 
-func checkSendersFree(f *Facts, opt Options) Result {
+func checkSendersFree(f *dbFacts, opt Options) checkResult {
 	const name = "WAL senders available"
 	detail, free, failed := capacity(f, name, "max_wal_senders", "WAL senders", f.SendersUsed)
 	if failed != nil {
@@ -308,7 +308,7 @@ func checkSendersFree(f *Facts, opt Options) Result {
 			"or raise max_wal_senders (restart; hosted: supabase postgres-config update --project-ref <ref> --config max_wal_senders=<n>)")
 }
 
-func checkRole(f *Facts) Result {
+func checkRole(f *dbFacts) checkResult {
 	const name = "role has REPLICATION"
 	if f.RoleErr != nil {
 		return fail(name, "cannot read pg_roles: "+f.RoleErr.Error(), "run doctor with the role the sidecar uses")
@@ -324,7 +324,7 @@ func checkRole(f *Facts) Result {
 			"which has REPLICATION, or on Postgres 17+ grant it from postgres), or run with REPLICATION_ENABLED=false (webhooks only)", quoteIdent(f.Role)))
 }
 
-func checkReplicationConnection(f *Facts, opt Options) Result {
+func checkReplicationConnection(f *dbFacts, opt Options) checkResult {
 	const name = "replication connection"
 	if f.ReplicationErr == nil {
 		return pass(name, "IDENTIFY_SYSTEM over replication=database works")
@@ -346,7 +346,7 @@ func checkReplicationConnection(f *Facts, opt Options) Result {
 // missing or different one passes when the role may create or correct it, as the
 // sidecar then does at start; a different one is still worth a warning, since
 // something other than this release made it so.
-func checkPublication(f *Facts, w replication.Publication) Result {
+func checkPublication(f *dbFacts, w replication.Publication) checkResult {
 	name := "publication " + w.Name
 	ident := quoteIdent(w.Name)
 	list := strings.Join(w.Tables, ", ")
@@ -450,7 +450,7 @@ var identityNames = map[string]string{"d": "DEFAULT", "n": "NOTHING", "f": "FULL
 // checkReplicaIdentity: the guarded tables stream their updates to the media
 // guard, which compares the new row with the old one (and takes unchanged TOASTed
 // values from it); only REPLICA IDENTITY FULL sends the whole old row.
-func checkReplicaIdentity(f *Facts) Result {
+func checkReplicaIdentity(f *dbFacts) checkResult {
 	const name = "REPLICA IDENTITY FULL"
 	if f.ReplicaIdentityErr != nil {
 		return fail(name, f.ReplicaIdentityErr.Error(), "run doctor with the role the sidecar uses")
@@ -475,7 +475,7 @@ func checkReplicaIdentity(f *Facts) Result {
 		strings.Join(dedupe(fixes), " ")+" (the migrations set this; a database that lost it was changed by hand)")
 }
 
-func checkMigrations(f *Facts, opt Options) Result {
+func checkMigrations(f *dbFacts, opt Options) checkResult {
 	const name = "migrations applied"
 	switch {
 	case f.HistoryErr != nil:
@@ -526,7 +526,7 @@ func newestApplied(applied map[string]bool) string {
 // checkSlot: a missing or lost slot is made anew by the sidecar at start, and the
 // catch-up applies the change records written in the gap, so either only warns
 // when this database had the slot before (the sidecar logs it at error level).
-func checkSlot(f *Facts, opt Options) Result {
+func checkSlot(f *dbFacts, opt Options) checkResult {
 	name := "replication slot " + opt.Slot
 	if f.SlotErr != nil {
 		return fail(name, f.SlotErr.Error(), "run doctor with the role the sidecar uses")
@@ -573,7 +573,7 @@ func checkSlot(f *Facts, opt Options) Result {
 	return pass(name, detail)
 }
 
-func checkSlotLag(f *Facts, opt Options) Result {
+func checkSlotLag(f *dbFacts, opt Options) checkResult {
 	const name = "slot lag"
 	s := f.Slot
 	if f.SlotErr != nil || s == nil {
@@ -599,7 +599,7 @@ func checkSlotLag(f *Facts, opt Options) Result {
 	return fail(name, detail, fix)
 }
 
-func checkWALKeep(f *Facts, opt Options) Result {
+func checkWALKeep(f *dbFacts, opt Options) checkResult {
 	const name = "max_slot_wal_keep_size set"
 	if f.SettingsErr != nil {
 		return fail(name, "cannot read pg_settings: "+f.SettingsErr.Error(), "run doctor with the role the sidecar uses")
@@ -627,7 +627,7 @@ func checkWALKeep(f *Facts, opt Options) Result {
 // webhooks are notices, and without them the catch-up still applies every change,
 // later. With replication they are optional; with webhooks only, a missing one
 // costs latency.
-func checkWebhook(f *Facts, opt Options) Result {
+func checkWebhook(f *dbFacts, opt Options) checkResult {
 	const name = "webhook registered"
 	records := change.Records.QualifiedName()
 	register := `psql "$DATABASE_URL" -v sidecar_url=https://<sidecar host> -v webhook_secret="$WEBHOOK_SECRET" ` +
@@ -636,7 +636,7 @@ func checkWebhook(f *Facts, opt Options) Result {
 	if f.WebhooksErr != nil {
 		return warn(name, f.WebhooksErr.Error(), "run doctor with the role the sidecar uses")
 	}
-	var on *WebhookFacts
+	var on *webhookFacts
 	var stale []string
 	for i, w := range f.Webhooks {
 		if w.Table == records {
@@ -651,13 +651,13 @@ func checkWebhook(f *Facts, opt Options) Result {
 		if len(stale) == 0 && !opt.WebhooksOnly {
 			return pass(name, "none on "+records+": optional while replication runs; with webhooks only, "+latency)
 		}
-		problems = append(problems, "no "+WebhookTrigger+" trigger on "+records+": without it "+latency)
+		problems = append(problems, "no "+webhookTrigger+" trigger on "+records+": without it "+latency)
 	case !on.Enabled:
-		problems = append(problems, WebhookTrigger+" on "+records+" is disabled: "+latency)
+		problems = append(problems, webhookTrigger+" on "+records+" is disabled: "+latency)
 	case !on.Insert:
-		problems = append(problems, WebhookTrigger+" on "+records+" does not fire on insert: "+latency)
+		problems = append(problems, webhookTrigger+" on "+records+" does not fire on insert: "+latency)
 	case on.Function != "supabase_functions.http_request":
-		problems = append(problems, fmt.Sprintf("%s on %s executes %s, not supabase_functions.http_request", WebhookTrigger, records, on.Function))
+		problems = append(problems, fmt.Sprintf("%s on %s executes %s, not supabase_functions.http_request", webhookTrigger, records, on.Function))
 	}
 	if len(stale) > 0 {
 		problems = append(problems, "also on "+strings.Join(stale, ", ")+

@@ -77,44 +77,44 @@ func (o Options) viaPooler() bool {
 // the exit code of `sidecar doctor` (whose flags cmd/sidecar parses into opt): an
 // error that kept anything from being checked goes to stderr with ExitUsage.
 func Check(ctx context.Context, opt Options, stdout, stderr io.Writer) int {
-	results, err := Run(ctx, opt)
+	results, err := runChecks(ctx, opt)
 	if err != nil {
 		fmt.Fprintf(stderr, "doctor: %v\n", err)
 		return ExitUsage
 	}
-	Print(stdout, opt, results)
-	if len(Missing(results, opt.Mode())) > 0 {
+	printReport(stdout, opt, results)
+	if len(missingFor(results, opt.Mode())) > 0 {
 		return ExitFailed
 	}
 	return ExitOK
 }
 
-// ErrInput marks errors caused by the caller's input (flags, URL), as opposed to
+// errInput marks errors caused by the caller's input (flags, URL), as opposed to
 // an unreachable database; both end with ExitUsage.
-var ErrInput = errors.New("invalid input")
+var errInput = errors.New("invalid input")
 
-// Run validates opt, connects and evaluates every check. An error means nothing
+// runChecks validates opt, connects and evaluates every check. An error means nothing
 // could be checked (bad input or no connection); failed checks are results.
-func Run(ctx context.Context, opt Options) ([]Result, error) {
+func runChecks(ctx context.Context, opt Options) ([]checkResult, error) {
 	if opt.Timeout <= 0 {
 		opt.Timeout = 20 * time.Second
 	}
 	if opt.DatabaseURL == "" {
-		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or pass --database-url", ErrInput)
+		return nil, fmt.Errorf("%w: no database: set DATABASE_URL or pass --database-url", errInput)
 	}
 	u, err := url.Parse(opt.DatabaseURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return nil, fmt.Errorf("%w: database URL must look like postgresql://user:password@host:5432/postgres", ErrInput)
+		return nil, fmt.Errorf("%w: database URL must look like postgresql://user:password@host:5432/postgres", errInput)
 	}
 	if !config.ValidSlot(opt.Slot) {
-		return nil, fmt.Errorf("%w: --slot must be %s, got %q", ErrInput, config.SlotRule, opt.Slot)
+		return nil, fmt.Errorf("%w: --slot must be %s, got %q", errInput, config.SlotRule, opt.Slot)
 	}
 	if !config.ValidPublication(opt.Publication) {
-		return nil, fmt.Errorf("%w: --publication must be %s, got %q", ErrInput, config.PublicationRule, opt.Publication)
+		return nil, fmt.Errorf("%w: --publication must be %s, got %q", errInput, config.PublicationRule, opt.Publication)
 	}
 	cfg, err := pgx.ParseConfig(opt.DatabaseURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: parsing database URL: %v", ErrInput, redact(err, u))
+		return nil, fmt.Errorf("%w: parsing database URL: %v", errInput, redact(err, u))
 	}
 	if cfg.ConnectTimeout == 0 || cfg.ConnectTimeout > opt.Timeout {
 		cfg.ConnectTimeout = opt.Timeout
@@ -130,11 +130,11 @@ func Run(ctx context.Context, opt Options) ([]Result, error) {
 		return nil, fmt.Errorf("connecting to %s: %s", where(u), redact(errors.New(oneLine(err)), u))
 	}
 	defer conn.Close(context.Background())
-	facts, err := Gather(ctx, conn, replCfg, opt)
+	facts, err := gather(ctx, conn, replCfg, opt)
 	if err != nil {
 		return nil, fmt.Errorf("checking %s: %w", where(u), err)
 	}
-	return Evaluate(facts, opt), nil
+	return evaluate(facts, opt), nil
 }
 
 // where names the database without its password.
@@ -157,10 +157,10 @@ func redact(err error, u *url.URL) string {
 	return msg
 }
 
-// Print writes the checklist, grouped by the mode each check serves, with the fix
+// printReport writes the checklist, grouped by the mode each check serves, with the fix
 // under each failure and warning, and ends with each mode's verdict and what the
 // configuration selects.
-func Print(w io.Writer, opt Options, results []Result) {
+func printReport(w io.Writer, opt Options, results []checkResult) {
 	u, _ := url.Parse(opt.DatabaseURL)
 	var pubs []string
 	for _, p := range replication.Publications(opt.Publication) {
@@ -204,26 +204,26 @@ func Print(w io.Writer, opt Options, results []Result) {
 	}
 	fmt.Fprintf(w, "\n\n%s, this database allows:\n", withRole(u))
 	for _, m := range []Mode{Replication, WebhooksOnly} {
-		fmt.Fprintf(w, "  %s\n", Verdict(results, m))
+		fmt.Fprintf(w, "  %s\n", verdictLine(results, m))
 	}
 	selected := "REPLICATION_ENABLED=true selects replication"
 	if opt.WebhooksOnly {
 		selected = "REPLICATION_ENABLED=false selects webhooks only"
 	}
-	if len(Missing(results, opt.Mode())) == 0 {
+	if len(missingFor(results, opt.Mode())) == 0 {
 		fmt.Fprintf(w, "%s: ready\n", selected)
 	} else {
 		fmt.Fprintf(w, "%s: not ready\n", selected)
 	}
 }
 
-// Verdict is one mode's line of the summary: "replication: ready", or "webhooks
+// verdictLine is one mode's line of the summary: "replication: ready", or "webhooks
 // only: not available — missing: …".
-func Verdict(results []Result, m Mode) string {
-	if missing := Missing(results, m); len(missing) > 0 {
+func verdictLine(results []checkResult, m Mode) string {
+	if missing := missingFor(results, m); len(missing) > 0 {
 		return fmt.Sprintf("%s: not available — missing: %s", m, strings.Join(missing, ", "))
 	}
-	if warnings := Warnings(results, m); len(warnings) > 0 {
+	if warnings := warningsFor(results, m); len(warnings) > 0 {
 		return fmt.Sprintf("%s: ready (warnings: %s)", m, strings.Join(warnings, ", "))
 	}
 	return fmt.Sprintf("%s: ready", m)

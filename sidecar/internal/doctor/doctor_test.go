@@ -55,20 +55,20 @@ func exec(t *testing.T, db *testdb.DB, sql string, args ...any) {
 	require.NoError(t, err, sql)
 }
 
-func run(t *testing.T, opt Options) map[string]Result {
+func run(t *testing.T, opt Options) map[string]checkResult {
 	t.Helper()
 	byName, _ := runReport(t, opt)
 	return byName
 }
 
 // runReport runs the checks and returns them by name, and the printed report.
-func runReport(t *testing.T, opt Options) (map[string]Result, string) {
+func runReport(t *testing.T, opt Options) (map[string]checkResult, string) {
 	t.Helper()
-	results, err := Run(context.Background(), opt)
+	results, err := runChecks(context.Background(), opt)
 	require.NoError(t, err)
-	out := map[string]Result{}
+	out := map[string]checkResult{}
 	var b bytes.Buffer
-	Print(&b, opt, results)
+	printReport(&b, opt, results)
 	t.Log("\n" + b.String())
 	for _, r := range results {
 		out[r.Name] = r
@@ -76,15 +76,15 @@ func runReport(t *testing.T, opt Options) (map[string]Result, string) {
 	return out, b.String()
 }
 
-func failing(results map[string]Result) []string {
-	return pick(results, func(r Result) bool { return !r.OK })
+func failing(results map[string]checkResult) []string {
+	return pick(results, func(r checkResult) bool { return !r.OK })
 }
 
-func warning(results map[string]Result) []string {
-	return pick(results, func(r Result) bool { return r.OK && r.Warn })
+func warning(results map[string]checkResult) []string {
+	return pick(results, func(r checkResult) bool { return r.OK && r.Warn })
 }
 
-func pick(results map[string]Result, keep func(Result) bool) []string {
+func pick(results map[string]checkResult, keep func(checkResult) bool) []string {
 	var names []string
 	for n, r := range results {
 		if keep(r) {
@@ -474,7 +474,7 @@ func TestServerSettingsInjected(t *testing.T) {
 	conn, err := pgx.Connect(ctx, db.URL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	facts, err := Gather(ctx, conn, nil, opt)
+	facts, err := gather(ctx, conn, nil, opt)
 	require.NoError(t, err)
 	require.Equal(t, "logical", facts.Settings["wal_level"])
 
@@ -491,8 +491,8 @@ func TestServerSettingsInjected(t *testing.T) {
 			f.Settings[k] = v
 		}
 		f.Settings[tc.setting] = tc.value
-		byName := map[string]Result{}
-		for _, r := range Evaluate(&f, opt) {
+		byName := map[string]checkResult{}
+		for _, r := range evaluate(&f, opt) {
 			byName[r.Name] = r
 		}
 		if tc.want == "" {

@@ -17,11 +17,11 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
-// Facts is everything the checks look at, read from the target database in one
-// pass. Checks are pure functions of Facts, so a setting that cannot be changed on a
+// dbFacts is everything the checks look at, read from the target database in one
+// pass. Checks are pure functions of dbFacts, so a setting that cannot be changed on a
 // shared server (wal_level, max_slot_wal_keep_size) is tested by injecting values.
 // A field whose read failed carries the error instead, and its check fails with it.
-type Facts struct {
+type dbFacts struct {
 	Database string // current_database()
 
 	// Settings holds pg_settings.setting by name (raw units, -1 for unlimited).
@@ -41,7 +41,7 @@ type Facts struct {
 
 	// Publications holds the stream's publications (replication.Publications) by
 	// name; a name that does not exist maps to nil.
-	Publications   map[string]*PublicationFacts
+	Publications   map[string]*publicationFacts
 	PublicationErr error
 	// CanCreate: the role has CREATE on the database, which creating a publication
 	// needs besides owning its tables. Owns maps each table a publication should
@@ -57,14 +57,14 @@ type Facts struct {
 	// Recorded maps each recorded table of the catalogue that exists to the
 	// triggers named <table>_record_* on it; Changes describes sidecar.changes and
 	// SlotMemory sidecar.replication_slots (nil when missing).
-	Recorded    map[string][]TriggerFacts
+	Recorded    map[string][]triggerFacts
 	RecordedErr error
-	Changes     *TableAccess
-	SlotMemory  *TableAccess
+	Changes     *tableAccess
+	SlotMemory  *tableAccess
 	AccessErr   error
 
-	// Webhooks lists every trigger named WebhookTrigger, on whatever table.
-	Webhooks    []WebhookFacts
+	// Webhooks lists every trigger named webhookTrigger, on whatever table.
+	Webhooks    []webhookFacts
 	WebhooksErr error
 
 	// Applied holds the versions in supabase_migrations.schema_migrations;
@@ -73,7 +73,7 @@ type Facts struct {
 	HistoryMissing bool
 	HistoryErr     error
 
-	Slot    *SlotFacts // nil when the slot does not exist
+	Slot    *slotFacts // nil when the slot does not exist
 	SlotErr error
 	// SlotRemembered: sidecar.replication_slots names the slot, so this database
 	// had it before; a missing slot was then lost, not never made. False when
@@ -81,31 +81,31 @@ type Facts struct {
 	SlotRemembered bool
 }
 
-// PublicationFacts describes one of the sidecar's publications.
-type PublicationFacts struct {
+// publicationFacts describes one of the sidecar's publications.
+type publicationFacts struct {
 	AllTables                        bool
 	Insert, Update, Delete, Truncate bool
 	Owned                            bool                      // the role has its owner's privileges (may alter it)
-	Tables                           map[string]PublishedTable // "schema.table" -> details
+	Tables                           map[string]publishedTable // "schema.table" -> details
 }
 
-// PublishedTable is one table of the publication.
-type PublishedTable struct {
+// publishedTable is one table of the publication.
+type publishedTable struct {
 	RowFilter, ColumnList bool
 }
 
-// TriggerFacts is one trigger: whether it fires (enabled for ordinary sessions)
+// triggerFacts is one trigger: whether it fires (enabled for ordinary sessions)
 // and on which operations.
-type TriggerFacts struct {
+type triggerFacts struct {
 	Name                   string
 	Enabled                bool
 	Insert, Update, Delete bool
 }
 
-// TableAccess is what the role may do with one of the sidecar's own tables.
+// tableAccess is what the role may do with one of the sidecar's own tables.
 // Privileges maps each privilege asked for ("SELECT", "UPDATE(processed_at)", …)
 // to whether the role holds it.
-type TableAccess struct {
+type tableAccess struct {
 	SchemaUsage bool
 	Privileges  map[string]bool
 	// RLS is on, and the role is subject to it: it is neither superuser nor
@@ -114,16 +114,16 @@ type TableAccess struct {
 	RLSApplies bool
 }
 
-// WebhookFacts is one trigger named WebhookTrigger.
-type WebhookFacts struct {
+// webhookFacts is one trigger named webhookTrigger.
+type webhookFacts struct {
 	Table           string // schema.table
 	Enabled, Insert bool
 	Function        string // schema.name of the function it executes
 	URL             string // its first argument (the other arguments hold the secret: never read)
 }
 
-// SlotFacts describes the sidecar's replication slot.
-type SlotFacts struct {
+// slotFacts describes the sidecar's replication slot.
+type slotFacts struct {
 	Plugin, SlotType, Database string
 	Active                     bool
 	WALStatus                  string // reserved | extended | unreserved | lost ("" before PG 13)
@@ -143,11 +143,11 @@ var (
 	slotMemoryPrivileges = []string{"SELECT", "INSERT", "UPDATE"}
 )
 
-// Gather reads the facts with conn (an ordinary connection) and tries a replication
+// gather reads the facts with conn (an ordinary connection) and tries a replication
 // connection with replCfg. It returns an error only when conn itself fails; every
-// other failure is recorded in Facts.
-func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Options) (*Facts, error) {
-	f := &Facts{Settings: map[string]string{}}
+// other failure is recorded in dbFacts.
+func gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Options) (*dbFacts, error) {
+	f := &dbFacts{Settings: map[string]string{}}
 	if err := conn.QueryRow(ctx, `select current_database(), current_user`).Scan(&f.Database, &f.Role); err != nil {
 		return nil, fmt.Errorf("reading current database: %w", err)
 	}
@@ -169,7 +169,7 @@ func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Opt
 	f.RoleErr = conn.QueryRow(ctx, `select rolsuper, rolreplication, rolbypassrls from pg_roles where rolname = current_user`).
 		Scan(&f.RoleSuper, &f.RoleReplication, &f.RoleBypassRLS)
 
-	f.Publications = map[string]*PublicationFacts{}
+	f.Publications = map[string]*publicationFacts{}
 	for _, w := range replication.Publications(opt.Publication) {
 		p, err := readPublication(ctx, conn, w.Name)
 		if err != nil {
@@ -213,8 +213,8 @@ func collect(ctx context.Context, conn *pgx.Conn, sql string, args []any, each f
 	return rows.Err()
 }
 
-func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*PublicationFacts, error) {
-	p := &PublicationFacts{Tables: map[string]PublishedTable{}}
+func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*publicationFacts, error) {
+	p := &publicationFacts{Tables: map[string]publishedTable{}}
 	err := conn.QueryRow(ctx, `select puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pg_has_role(pubowner, 'USAGE')
 		from pg_publication where pubname = $1`, name).
 		Scan(&p.AllTables, &p.Insert, &p.Update, &p.Delete, &p.Truncate, &p.Owned)
@@ -239,7 +239,7 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*Publica
 		left join pg_publication_rel r on r.prpubid = p.oid and r.prrelid = c.oid
 		where t.pubname = $1`, []any{name}, func(r pgx.Rows) error {
 		var n string
-		var pt PublishedTable
+		var pt publishedTable
 		if err := r.Scan(&n, &pt.RowFilter, &pt.ColumnList); err != nil {
 			return err
 		}
@@ -305,14 +305,14 @@ func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, 
 
 // readRecordTriggers lists, for each recorded table of the catalogue that exists,
 // its triggers named <table>_record_* (the change record migration's names).
-func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]TriggerFacts, error) {
+func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]triggerFacts, error) {
 	var tables []string
 	for _, t := range change.Catalogue {
 		if t.Recorded {
 			tables = append(tables, t.QualifiedName())
 		}
 	}
-	out := map[string][]TriggerFacts{}
+	out := map[string][]triggerFacts{}
 	err := collect(ctx, conn, `
 		select n.nspname || '.' || c.relname, t.tgname,
 		       coalesce(t.tgenabled in ('O', 'A'), false),
@@ -325,12 +325,12 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigg
 		[]any{tables}, func(r pgx.Rows) error {
 			var table string
 			var name *string
-			var tg TriggerFacts
+			var tg triggerFacts
 			if err := r.Scan(&table, &name, &tg.Enabled, &tg.Insert, &tg.Update, &tg.Delete); err != nil {
 				return err
 			}
 			if name == nil {
-				out[table] = []TriggerFacts{}
+				out[table] = []triggerFacts{}
 				return nil
 			}
 			tg.Name = *name
@@ -345,8 +345,8 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigg
 
 // readAccess reads what the role may do with table (nil when it does not exist).
 // It goes by oid: naming a table in a schema the role may not use is an error.
-func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privileges []string) (*TableAccess, error) {
-	a := &TableAccess{Privileges: map[string]bool{}}
+func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privileges []string) (*tableAccess, error) {
+	a := &tableAccess{Privileges: map[string]bool{}}
 	var oid uint32
 	err := conn.QueryRow(ctx, `
 		select c.oid, has_schema_privilege(n.oid, 'USAGE'),
@@ -376,8 +376,8 @@ func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privile
 	return a, nil
 }
 
-func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]WebhookFacts, error) {
-	var out []WebhookFacts
+func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]webhookFacts, error) {
+	var out []webhookFacts
 	err := collect(ctx, conn, `
 		select n.nspname || '.' || c.relname, t.tgenabled in ('O', 'A'), t.tgtype & 4 <> 0,
 		       pn.nspname || '.' || p.proname, t.tgargs
@@ -385,8 +385,8 @@ func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]WebhookFacts, error) {
 		join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
 		join pg_proc p on p.oid = t.tgfoid join pg_namespace pn on pn.oid = p.pronamespace
 		where t.tgname = $1 and not t.tgisinternal
-		order by 1`, []any{WebhookTrigger}, func(r pgx.Rows) error {
-		var w WebhookFacts
+		order by 1`, []any{webhookTrigger}, func(r pgx.Rows) error {
+		var w webhookFacts
 		var args []byte
 		if err := r.Scan(&w.Table, &w.Enabled, &w.Insert, &w.Function, &args); err != nil {
 			return err
@@ -400,7 +400,7 @@ func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]WebhookFacts, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the %s triggers: %w", WebhookTrigger, err)
+		return nil, fmt.Errorf("reading the %s triggers: %w", webhookTrigger, err)
 	}
 	return out, nil
 }
@@ -428,8 +428,8 @@ func readHistory(ctx context.Context, conn *pgx.Conn) (map[string]bool, bool, er
 	return out, false, nil
 }
 
-func readSlot(ctx context.Context, conn *pgx.Conn, name string) (*SlotFacts, error) {
-	s := &SlotFacts{}
+func readSlot(ctx context.Context, conn *pgx.Conn, name string) (*slotFacts, error) {
+	s := &slotFacts{}
 	var plugin, database, walStatus *string
 	err := conn.QueryRow(ctx, `select plugin, slot_type, database, active, wal_status
 		from pg_replication_slots where slot_name = $1`, name).

@@ -14,41 +14,41 @@ import (
 )
 
 func TestRunMarksInputErrors(t *testing.T) {
-	_, err := Run(context.Background(), Options{DatabaseURL: "nope", Slot: "a", Publication: "b"})
-	require.True(t, errors.Is(err, ErrInput))
+	_, err := runChecks(context.Background(), Options{DatabaseURL: "nope", Slot: "a", Publication: "b"})
+	require.True(t, errors.Is(err, errInput))
 }
 
 // injected is a healthy set of facts, as a superuser's would be, for the sidecar
 // set up by its defaults on a hosted project.
-func injected() *Facts {
-	pubs := map[string]*PublicationFacts{}
+func injected() *dbFacts {
+	pubs := map[string]*publicationFacts{}
 	owns := map[string]bool{}
 	for _, w := range replication.Publications("p") {
-		tables := map[string]PublishedTable{}
+		tables := map[string]publishedTable{}
 		for _, t := range w.Tables {
-			tables[t] = PublishedTable{}
+			tables[t] = publishedTable{}
 			owns[t] = true
 		}
-		pubs[w.Name] = &PublicationFacts{Insert: true, Update: w.Publish == "insert, update", Owned: true, Tables: tables}
+		pubs[w.Name] = &publicationFacts{Insert: true, Update: w.Publish == "insert, update", Owned: true, Tables: tables}
 	}
 	ident := map[string]string{}
 	for _, t := range change.Guarded() {
 		ident[t] = "f"
 	}
-	recorded := map[string][]TriggerFacts{}
+	recorded := map[string][]triggerFacts{}
 	for _, t := range change.Catalogue {
 		if t.Recorded {
-			recorded[t.QualifiedName()] = []TriggerFacts{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
+			recorded[t.QualifiedName()] = []triggerFacts{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
 		}
 	}
-	access := func(privileges []string) *TableAccess {
-		a := &TableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
+	access := func(privileges []string) *tableAccess {
+		a := &tableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
 		for _, p := range privileges {
 			a.Privileges[p] = true
 		}
 		return a
 	}
-	return &Facts{
+	return &dbFacts{
 		Database:        "postgres",
 		Settings:        map[string]string{"wal_level": "logical", "max_replication_slots": "5", "max_wal_senders": "5", "max_slot_wal_keep_size": "4096"},
 		SlotsUsed:       1,
@@ -63,74 +63,74 @@ func injected() *Facts {
 		Recorded:        recorded,
 		Changes:         access(changesPrivileges),
 		SlotMemory:      access(slotMemoryPrivileges),
-		Webhooks: []WebhookFacts{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
+		Webhooks: []webhookFacts{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
 			Function: "supabase_functions.http_request", URL: "https://sidecar.example.com/webhooks/supabase"}},
 		Applied: map[string]bool{"20260101000000": true},
-		Slot:    &SlotFacts{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
+		Slot:    &slotFacts{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
 	}
 }
 
 var injectedOptions = Options{DatabaseURL: "postgresql://postgres@db.example.supabase.co:5432/postgres", Slot: "s", Publication: "p",
 	MaxLagBytes: 1 << 20, Migrations: []string{"20260101000000"}}
 
-// Facts that cannot be produced on the shared local server, injected.
+// dbFacts that cannot be produced on the shared local server, injected.
 func TestEvaluateInjectedFacts(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		mutate func(f *Facts, o *Options)
+		mutate func(f *dbFacts, o *Options)
 		want   string // the one failing check; "" for none
 		warn   string // the one check passing with a warning; "" for none
 		detail string
 	}{
-		{name: "healthy", mutate: func(*Facts, *Options) {}},
+		{name: "healthy", mutate: func(*dbFacts, *Options) {}},
 		{name: "no free slot for a missing slot", want: "replication slots available", detail: "none is free",
-			mutate: func(f *Facts, _ *Options) { f.Slot = nil; f.SlotsUsed = 5 }},
+			mutate: func(f *dbFacts, _ *Options) { f.Slot = nil; f.SlotsUsed = 5 }},
 		{name: "no free WAL sender", want: "WAL senders available", detail: "5 of 5 in use",
-			mutate: func(f *Facts, _ *Options) { f.SendersUsed = 5 }},
-		{name: "no free WAL sender but ours streams", mutate: func(f *Facts, _ *Options) { f.SendersUsed = 5; f.Slot.Active = true }},
+			mutate: func(f *dbFacts, _ *Options) { f.SendersUsed = 5 }},
+		{name: "no free WAL sender but ours streams", mutate: func(f *dbFacts, _ *Options) { f.SendersUsed = 5; f.Slot.Active = true }},
 		{name: "slot lost", warn: "replication slot s", detail: "lost: wal_status = lost",
-			mutate: func(f *Facts, _ *Options) { f.Slot.WALStatus = "lost" }},
+			mutate: func(f *dbFacts, _ *Options) { f.Slot.WALStatus = "lost" }},
 		{name: "slot lost, no slot free: it is dropped first", warn: "replication slot s", detail: "the catch-up applies the change records of the gap",
-			mutate: func(f *Facts, _ *Options) { f.Slot.WALStatus = "lost"; f.SlotsUsed = 5 }},
+			mutate: func(f *dbFacts, _ *Options) { f.Slot.WALStatus = "lost"; f.SlotsUsed = 5 }},
 		{name: "slot of another database", want: "replication slot s", detail: `belongs to database "other"`,
-			mutate: func(f *Facts, _ *Options) { f.Slot.Database = "other" }},
+			mutate: func(f *dbFacts, _ *Options) { f.Slot.Database = "other" }},
 		{name: "lag while streaming", want: "slot lag", detail: "2MB behind",
-			mutate: func(f *Facts, _ *Options) { f.Slot.Active = true; f.Slot.LagBytes = 2 << 20 }},
+			mutate: func(f *dbFacts, _ *Options) { f.Slot.Active = true; f.Slot.LagBytes = 2 << 20 }},
 		{name: "guarded table missing", want: "REPLICA IDENTITY FULL", detail: "public.onboarding_progress does not exist",
-			mutate: func(f *Facts, _ *Options) { delete(f.ReplicaIdentity, "public.onboarding_progress") }},
+			mutate: func(f *dbFacts, _ *Options) { delete(f.ReplicaIdentity, "public.onboarding_progress") }},
 		{name: "recorded table without triggers", want: "change record", detail: "missing trigger email_templates_record_change on public.email_templates",
-			mutate: func(f *Facts, _ *Options) { f.Recorded["public.email_templates"] = []TriggerFacts{} }},
+			mutate: func(f *dbFacts, _ *Options) { f.Recorded["public.email_templates"] = []triggerFacts{} }},
 		{name: "no update privilege", want: "change record access", detail: "lacks UPDATE(processed_at)",
-			mutate: func(f *Facts, _ *Options) { f.Changes.Privileges["UPDATE(processed_at)"] = false }},
+			mutate: func(f *dbFacts, _ *Options) { f.Changes.Privileges["UPDATE(processed_at)"] = false }},
 		{name: "publication missing, not creatable", want: "publication p_media", detail: "may not create it",
-			mutate: func(f *Facts, _ *Options) { f.Publications["p_media"] = nil; f.CanCreate = false }},
-		{name: "publication missing, creatable", mutate: func(f *Facts, _ *Options) { f.Publications["p_media"] = nil }},
+			mutate: func(f *dbFacts, _ *Options) { f.Publications["p_media"] = nil; f.CanCreate = false }},
+		{name: "publication missing, creatable", mutate: func(f *dbFacts, _ *Options) { f.Publications["p_media"] = nil }},
 		{name: "publication of another owner", want: "publication p", detail: "missing sidecar.changes",
-			mutate: func(f *Facts, _ *Options) {
-				f.Publications["p"].Tables = map[string]PublishedTable{}
+			mutate: func(f *dbFacts, _ *Options) {
+				f.Publications["p"].Tables = map[string]publishedTable{}
 				f.Publications["p"].Owned = false
 			}},
 		{name: "transaction pooler", want: "session connection", detail: "transaction pooler",
-			mutate: func(_ *Facts, o *Options) {
+			mutate: func(_ *dbFacts, o *Options) {
 				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"
 			}},
 		{name: "session pooler", want: "replication connection", detail: "server said",
-			mutate: func(f *Facts, o *Options) {
+			mutate: func(f *dbFacts, o *Options) {
 				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres"
 				f.ReplicationErr = errors.New("server said: something (SQLSTATE 08P01)")
 			}},
-		{name: "no webhook, replication", mutate: func(f *Facts, _ *Options) { f.Webhooks = nil }},
+		{name: "no webhook, replication", mutate: func(f *dbFacts, _ *Options) { f.Webhooks = nil }},
 		{name: "no webhook, webhooks only", warn: "webhook registered", detail: "waits for the next catch-up",
-			mutate: func(f *Facts, o *Options) { f.Webhooks = nil; o.WebhooksOnly = true }},
+			mutate: func(f *dbFacts, o *Options) { f.Webhooks = nil; o.WebhooksOnly = true }},
 		{name: "webhook disabled", warn: "webhook registered", detail: "is disabled",
-			mutate: func(f *Facts, _ *Options) { f.Webhooks[0].Enabled = false }},
+			mutate: func(f *dbFacts, _ *Options) { f.Webhooks[0].Enabled = false }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, o := injected(), injectedOptions
 			tc.mutate(f, &o)
-			var failed, warned []Result
-			for _, r := range Evaluate(f, o) {
+			var failed, warned []checkResult
+			for _, r := range evaluate(f, o) {
 				switch {
 				case !r.OK:
 					failed = append(failed, r)
@@ -138,7 +138,7 @@ func TestEvaluateInjectedFacts(t *testing.T) {
 					warned = append(warned, r)
 				}
 			}
-			var got []Result
+			var got []checkResult
 			switch {
 			case tc.want != "":
 				require.Len(t, failed, 1, "%+v", failed)
@@ -172,16 +172,16 @@ func TestVerdicts(t *testing.T) {
 	f.ReplicationErr = errors.New("server said: must be superuser or replication role to start walsender (SQLSTATE 42501)")
 	f.Webhooks = nil
 	o.WebhooksOnly = true
-	results := Evaluate(f, o)
-	require.Equal(t, []string{"role has REPLICATION", "replication connection"}, Missing(results, Replication))
-	require.Empty(t, Missing(results, WebhooksOnly))
-	require.Equal(t, []string{"webhook registered"}, Warnings(results, WebhooksOnly))
-	require.Empty(t, Warnings(results, Replication))
-	require.Equal(t, "replication: not available — missing: role has REPLICATION, replication connection", Verdict(results, Replication))
-	require.Equal(t, "webhooks only: ready (warnings: webhook registered)", Verdict(results, WebhooksOnly))
+	results := evaluate(f, o)
+	require.Equal(t, []string{"role has REPLICATION", "replication connection"}, missingFor(results, Replication))
+	require.Empty(t, missingFor(results, WebhooksOnly))
+	require.Equal(t, []string{"webhook registered"}, warningsFor(results, WebhooksOnly))
+	require.Empty(t, warningsFor(results, Replication))
+	require.Equal(t, "replication: not available — missing: role has REPLICATION, replication connection", verdictLine(results, Replication))
+	require.Equal(t, "webhooks only: ready (warnings: webhook registered)", verdictLine(results, WebhooksOnly))
 
 	var b bytes.Buffer
-	Print(&b, o, results)
+	printReport(&b, o, results)
 	require.True(t, strings.HasSuffix(b.String(), "\n\nwith role postgres, this database allows:\n"+
 		"  replication: not available — missing: role has REPLICATION, replication connection\n"+
 		"  webhooks only: ready (warnings: webhook registered)\n"+
