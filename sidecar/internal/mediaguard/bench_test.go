@@ -24,7 +24,7 @@ const benchProse = "I have narrated audiobooks, e-learning courses and documenta
 
 func typicalRow(i int) benchRow {
 	uid := fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
-	base := DefaultStorageBaseURL + "/storage/v1/object/"
+	base := defaultStorageBaseURL + "/storage/v1/object/"
 	return benchRow{
 		name: fmt.Sprintf("Talent %d Okafor", i), email: fmt.Sprintf("talent%d@example.com", i),
 		phone: "+44 20 7946 0958", location: "Lagos, Nigeria",
@@ -54,7 +54,7 @@ var benchShapes = []struct {
 	// strings live in predefined_answers (an object of strings), beside full text arrays.
 	{"arrays50", func(i int) benchRow {
 		r := typicalRow(i)
-		base := DefaultStorageBaseURL + "/storage/v1/object/headshots/" + fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
+		base := defaultStorageBaseURL + "/storage/v1/object/headshots/" + fmt.Sprintf("00000000-0000-4000-b000-%012d", i)
 		r.headshots = nil
 		for j := 0; j < 10; j++ {
 			r.headshots = append(r.headshots, fmt.Sprintf("%s/%d.jpg", base, j))

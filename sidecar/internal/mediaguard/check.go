@@ -15,8 +15,8 @@ import (
 	"strings"
 )
 
-// DefaultStorageBaseURL is the Supabase local API address, the database's default too.
-const DefaultStorageBaseURL = "http://127.0.0.1:54321"
+// defaultStorageBaseURL is the Supabase local API address, the database's default too.
+const defaultStorageBaseURL = "http://127.0.0.1:54321"
 
 // Column kinds.
 type kind int
@@ -32,9 +32,9 @@ type column struct {
 	bucket string
 }
 
-// Columns lists, per table, every column the guard covers (the columns a talent or
+// guardedColumns lists, per table, every column the guard covers (the columns a talent or
 // an admin writes). It is the same list the SQL triggers check.
-var Columns = map[string][]column{
+var guardedColumns = map[string][]column{
 	"talent_profiles": {
 		{name: "name"}, {name: "email"}, {name: "phone"}, {name: "location"},
 		{name: "headshot_urls", kind: mediaURL, bucket: "headshots"},
@@ -75,13 +75,13 @@ type Guard struct {
 }
 
 // New returns a Guard accepting media URLs under storageBaseURL (for example
-// https://<ref>.supabase.co); empty means DefaultStorageBaseURL.
+// https://<ref>.supabase.co); empty means defaultStorageBaseURL.
 func New(storageBaseURL string) *Guard {
 	if storageBaseURL == "" {
-		storageBaseURL = DefaultStorageBaseURL
+		storageBaseURL = defaultStorageBaseURL
 	}
 	g := &Guard{base: strings.TrimRight(storageBaseURL, "/"), paths: map[string]*regexp.Regexp{}}
-	for _, cols := range Columns {
+	for _, cols := range guardedColumns {
 		for _, c := range cols {
 			if c.kind == mediaURL {
 				g.paths[c.bucket] = storagePathRE(c.bucket)
@@ -95,7 +95,7 @@ func New(storageBaseURL string) *Guard {
 func (g *Guard) BaseURL() string { return g.base }
 
 func lookup(table, col string) (column, bool) {
-	for _, c := range Columns[table] {
+	for _, c := range guardedColumns[table] {
 		if c.name == col {
 			return c, true
 		}
@@ -119,7 +119,7 @@ func (g *Guard) Check(table, col string, value any) []Violation {
 // CheckRow applies the rule to every covered column of row.
 func (g *Guard) CheckRow(table string, row map[string]any) []Violation {
 	var out []Violation
-	for _, c := range Columns[table] {
+	for _, c := range guardedColumns[table] {
 		if v, ok := row[c.name]; ok {
 			out = append(out, g.Check(table, c.name, v)...)
 		}
@@ -128,7 +128,7 @@ func (g *Guard) CheckRow(table string, row map[string]any) []Violation {
 }
 
 // Covered reports whether the guard knows table.
-func Covered(table string) bool { _, ok := Columns[table]; return ok }
+func Covered(table string) bool { _, ok := guardedColumns[table]; return ok }
 
 type walker struct {
 	g     *Guard

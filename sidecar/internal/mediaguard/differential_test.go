@@ -121,7 +121,7 @@ func TestDifferentialSQLAndGo(t *testing.T) {
 			if g.r.IntN(4) == 0 {
 				path = g.text()
 			}
-			inputs[i] = DefaultStorageBaseURL + "/storage/v1/object/" + g.pick([]string{"", "public/", "sign/"}) +
+			inputs[i] = defaultStorageBaseURL + "/storage/v1/object/" + g.pick([]string{"", "public/", "sign/"}) +
 				g.pick([]string{"headshots", "headshots", "video-samples"}) + "/" + path
 		}
 	}

@@ -91,7 +91,7 @@ func (h *Handler) Handle(ctx context.Context, tx pgx.Tx, ev *change.Event) error
 // writes a guarded column. The replication input asks it before decoding a row and
 // drops the others (a status change, say, has nothing to check).
 func Touches(table string, changed []string) bool {
-	for _, c := range Columns[table] {
+	for _, c := range guardedColumns[table] {
 		if slices.Contains(changed, c.name) {
 			return true
 		}
@@ -108,7 +108,7 @@ func changedColumns(ev *change.Event) []string {
 		return nil
 	}
 	var out []string
-	for _, c := range Columns[ev.Table] {
+	for _, c := range guardedColumns[ev.Table] {
 		v, ok := ev.New[c.name]
 		if !ok {
 			continue

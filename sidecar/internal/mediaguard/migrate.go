@@ -128,7 +128,7 @@ func (m *Migrator) row(ctx context.Context, g *Guard, table, id string) (moved, 
 	}
 	sets := []string{}
 	args := []any{}
-	for _, c := range Columns[table] {
+	for _, c := range guardedColumns[table] {
 		if len(g.Check(table, c.name, row[c.name])) == 0 {
 			continue
 		}

@@ -85,7 +85,7 @@ func TestMigrateMovesInlineMediaToStorage(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
 	uid := newUser(t, db, "legacy@example.com")
-	base := DefaultStorageBaseURL
+	base := defaultStorageBaseURL
 
 	png, _ := base64.StdEncoding.DecodeString(pngB64)
 	jpeg := append([]byte{0xff, 0xd8, 0xff, 0xe0, 0, 0x10, 'J', 'F', 'I', 'F', 0}, bytes.Repeat([]byte{7, 99, 200}, 40)...)

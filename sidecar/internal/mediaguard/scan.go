@@ -34,8 +34,8 @@ func StorageBaseURL(ctx context.Context, q Querier) (string, error) {
 // Scan applies the rule to every stored row of every guarded table, in table and id
 // order, and calls fn for each offending value.
 func Scan(ctx context.Context, q Querier, g *Guard, fn func(Finding) error) error {
-	tables := make([]string, 0, len(Columns))
-	for t := range Columns {
+	tables := make([]string, 0, len(guardedColumns))
+	for t := range guardedColumns {
 		tables = append(tables, t)
 	}
 	sort.Strings(tables)

@@ -16,7 +16,7 @@ import (
 
 // A claim reads a talent record's snapshot as text arrays, not jsonb. The rows it
 // builds equal what decoding the record's jsonb gives, key for key and value for
-// value (nulls, instants), and TalentSnapshot names exactly the keys the database's
+// value (nulls, instants), and talentSnapshot names exactly the keys the database's
 // snapshot function writes.
 func TestClaimedSnapshotEqualsTheRecord(t *testing.T) {
 	db := testdb.New(t)
@@ -35,9 +35,9 @@ func TestClaimedSnapshotEqualsTheRecord(t *testing.T) {
 	require.NoError(t, err)
 	keys, err = pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	want := slices.Clone(TalentSnapshot)
+	want := slices.Clone(talentSnapshot)
 	slices.Sort(want)
-	require.Equal(t, want, keys, "TalentSnapshot must name the keys private.record_talent_change writes")
+	require.Equal(t, want, keys, "talentSnapshot must name the keys private.record_talent_change writes")
 
 	type rec struct {
 		ID       int64

@@ -564,29 +564,29 @@ returning s.id, s.row_key, s.table_name, s.op, coalesce(s.actor_id::text, ''), s
           case when s.table_name = 'talent_profiles' and s.new_row is not null then
             array[` + snapshotFields("s.new_row") + `] end`
 
-// TalentSnapshot is the keys of a talent's change record snapshot
+// talentSnapshot is the keys of a talent's change record snapshot
 // (private.record_talent_change, migration 20261202000100; a test keeps the two
 // equal). A claim returns them as text arrays rather than jsonb: decoding 40,000
 // JSON objects was a third of the sidecar's CPU in a backlog drain.
-var TalentSnapshot = []string{"id", "user_id", "status", "name", "email", "rejection_reason", "admin_notes",
+var talentSnapshot = []string{"id", "user_id", "status", "name", "email", "rejection_reason", "admin_notes",
 	"submitted_at", "approved_at", "activated_at"}
 
 func snapshotFields(col string) string {
-	fields := make([]string, len(TalentSnapshot))
-	for i, k := range TalentSnapshot {
+	fields := make([]string, len(talentSnapshot))
+	for i, k := range talentSnapshot {
 		fields[i] = col + "->>'" + k + "'"
 	}
 	return strings.Join(fields, ", ")
 }
 
-// snapshotRow builds a talent row from a claim's text array (see TalentSnapshot),
+// snapshotRow builds a talent row from a claim's text array (see talentSnapshot),
 // normalised as rowjson normalises a JSON row.
 func snapshotRow(vals []*string) (change.Row, error) {
-	if len(vals) != len(TalentSnapshot) {
-		return nil, fmt.Errorf("snapshot has %d fields, want %d", len(vals), len(TalentSnapshot))
+	if len(vals) != len(talentSnapshot) {
+		return nil, fmt.Errorf("snapshot has %d fields, want %d", len(vals), len(talentSnapshot))
 	}
 	r := make(map[string]any, len(vals))
-	for i, k := range TalentSnapshot {
+	for i, k := range talentSnapshot {
 		if vals[i] == nil {
 			r[k] = nil
 		} else {

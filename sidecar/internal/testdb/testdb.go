@@ -22,8 +22,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// Template is the database scripts/db.sh migrates for tests.
-const Template = "talent_template"
+// templateDB is the database scripts/db.sh migrates for tests.
+const templateDB = "talent_template"
 
 // AdminURL is the superuser URL of the local cluster: TEST_DATABASE_URL when set,
 // else the cluster scripts/db.sh runs on PGPORT (default 54322).
@@ -62,17 +62,17 @@ func New(t testing.TB) *DB {
 	var have string
 	err = admin.QueryRow(ctx,
 		`select coalesce(shobj_description(oid, 'pg_database'), '') from pg_database where datname = $1`,
-		Template).Scan(&have)
+		templateDB).Scan(&have)
 	if err != nil {
-		t.Fatalf("testdb: template database %s is missing (run `make db`): %v", Template, err)
+		t.Fatalf("testdb: template database %s is missing (run `make db`): %v", templateDB, err)
 	}
 	if want := migrationsHash(t); have != want {
-		t.Fatalf("testdb: template %s was built from other migrations (%s, want %s): run `make db`", Template, have, want)
+		t.Fatalf("testdb: template %s was built from other migrations (%s, want %s): run `make db`", templateDB, have, want)
 	}
 
 	name := "test_" + randomSuffix()
 	for attempt := 0; ; attempt++ {
-		_, err = admin.Exec(ctx, fmt.Sprintf("create database %s template %s", name, Template))
+		_, err = admin.Exec(ctx, fmt.Sprintf("create database %s template %s", name, templateDB))
 		if err == nil || attempt == 20 || !strings.Contains(err.Error(), "being accessed by other users") {
 			break
 		}
