@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -106,16 +105,8 @@ func BenchmarkBacklogDrainRequests(b *testing.B) {
 		all, err := pgx.CollectRows(rows, pgx.RowToStructByPos[talent])
 		require.NoError(b, err)
 		request := func(pool *pgxpool.Pool, claims, sql string, args ...any) error {
-			bt := &pgx.Batch{}
-			bt.Queue("begin")
-			bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", claims)
-			bt.Queue(sql, args...).Exec(func(ct pgconn.CommandTag) error {
-				if ct.RowsAffected() != 1 {
-					return fmt.Errorf("%s: %d rows", sql, ct.RowsAffected())
-				}
-				return nil
-			})
-			bt.Queue("commit")
+			bt, q := testdb.Request("authenticated", claims, sql, args...)
+			q.Exec(testdb.OneRow(sql))
 			return pool.SendBatch(ctx, bt).Close()
 		}
 		cfg, err := pgxpool.ParseConfig(db.URL)
@@ -408,11 +399,7 @@ func warmPool(b *testing.B, pool *pgxpool.Pool, n int, claims, id string) {
 		c, err := pool.Acquire(ctx)
 		require.NoError(b, err)
 		conns = append(conns, c)
-		bt := &pgx.Batch{}
-		bt.Queue("begin")
-		bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", claims)
-		bt.Queue("update public.talent_profiles set admin_notes = admin_notes where id = $1", id)
-		bt.Queue("commit")
+		bt, _ := testdb.Request("authenticated", claims, "update public.talent_profiles set admin_notes = admin_notes where id = $1", id)
 		require.NoError(b, c.SendBatch(ctx, bt).Close())
 	}
 }
@@ -420,16 +407,8 @@ func warmPool(b *testing.B, pool *pgxpool.Pool, n int, claims, id string) {
 // approveOneTrip approves a talent as the admin the way PostgREST does it (the role
 // and the JWT claims set for the transaction, then the update), in one round trip.
 func approveOneTrip(ctx context.Context, pool *pgxpool.Pool, claims, id string) error {
-	bt := &pgx.Batch{}
-	bt.Queue("begin")
-	bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)", claims)
-	bt.Queue("update public.talent_profiles set status = 'approved' where id = $1", id).Exec(func(ct pgconn.CommandTag) error {
-		if ct.RowsAffected() != 1 {
-			return fmt.Errorf("approving %s: %d rows updated", id, ct.RowsAffected())
-		}
-		return nil
-	})
-	bt.Queue("commit")
+	bt, q := testdb.Request("authenticated", claims, "update public.talent_profiles set status = 'approved' where id = $1", id)
+	q.Exec(testdb.OneRow("approving " + id))
 	return pool.SendBatch(ctx, bt).Close()
 }
 

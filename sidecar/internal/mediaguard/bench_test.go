@@ -123,12 +123,7 @@ func BenchmarkGuardWrites(b *testing.B) {
 					}
 					var err error
 					if asTalent {
-						bt := &pgx.Batch{}
-						bt.Queue("begin")
-						bt.Queue("select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)",
-							testdb.Claims(t.user, "authenticated", email))
-						bt.Queue(sql, args...)
-						bt.Queue("commit")
+						bt, _ := testdb.Request("authenticated", testdb.Claims(t.user, "authenticated", email), sql, args...)
 						err = conn.SendBatch(ctx, bt).Close()
 					} else {
 						_, err = conn.Exec(ctx, sql, args...)

@@ -60,12 +60,9 @@ func seedAdmin(ctx context.Context, t testing.TB, pool *pgxpool.Pool) string {
 // pipelines it: begin; role and claims local to the transaction; the query; commit.
 // It returns the length of the JSON body.
 func request(ctx context.Context, conn *pgx.Conn, role, claims, sql string, args ...any) (int, error) {
-	batch := &pgx.Batch{}
-	batch.Queue("begin")
-	batch.Queue("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", role, claims)
+	batch, q := testdb.Request(role, claims, sql, args...)
 	var body string
-	batch.Queue(sql, args...).QueryRow(func(r pgx.Row) error { return r.Scan(&body) })
-	batch.Queue("commit")
+	q.QueryRow(func(r pgx.Row) error { return r.Scan(&body) })
 	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
 		return 0, fmt.Errorf("running %s request: %w", role, err)
 	}

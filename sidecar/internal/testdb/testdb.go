@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -178,6 +179,29 @@ func randomSuffix() string {
 // Claims is the JWT claim set PostgREST would put in request.jwt.claims.
 func Claims(sub, role, email string) string {
 	return fmt.Sprintf(`{"sub":%q,"role":%q,"email":%q,"aud":"authenticated","app_metadata":{},"user_metadata":{}}`, sub, role, email)
+}
+
+// Request is one API call as PostgREST makes it, in one round trip: begin; the role
+// and the JWT claims local to the transaction; the statement; commit. The returned
+// QueuedQuery is the statement's: read its result through it (Exec, QueryRow, Query)
+// before sending the batch.
+func Request(role, claims, sql string, args ...any) (*pgx.Batch, *pgx.QueuedQuery) {
+	b := &pgx.Batch{}
+	b.Queue("begin")
+	b.Queue("select set_config('role', $1, true), set_config('request.jwt.claims', $2, true)", role, claims)
+	q := b.Queue(sql, args...)
+	b.Queue("commit")
+	return b, q
+}
+
+// OneRow is a Request's Exec check: the statement must change exactly one row.
+func OneRow(what string) func(pgconn.CommandTag) error {
+	return func(ct pgconn.CommandTag) error {
+		if ct.RowsAffected() != 1 {
+			return fmt.Errorf("%s: %d rows changed, want 1", what, ct.RowsAffected())
+		}
+		return nil
+	}
 }
 
 // AsRole runs fn in a transaction shaped exactly like a PostgREST request:
