@@ -200,18 +200,26 @@ func (p *Proc) RSS() int64 {
 // CPU is the CPU time (user and system) the process has used so far; 0 once it is
 // gone.
 func (p *Proc) CPU() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	_, cpu, _ := procCPU(fmt.Sprintf("/proc/%d/stat", p.Pid()))
+	return cpu
+}
+
+// procCPU reads a /proc/<pid>/stat file: the command name, and the CPU time the
+// process has used (utime + stime) and its reaped children have (cutime + cstime).
+func procCPU(path string) (name string, own, children time.Duration) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return "", 0, 0 // gone
 	}
-	// The command name (field 2) is in parentheses and may hold spaces; utime and
-	// stime are fields 14 and 15, the 12th and 13th after it.
-	_, rest, ok := strings.Cut(string(b), ") ")
+	// The command name (field 2) is in parentheses and may hold spaces; utime,
+	// stime, cutime and cstime are fields 14 to 17, the 12th to 15th after it.
+	head, rest, ok := strings.Cut(string(b), ") ")
 	f := strings.Fields(rest)
-	if !ok || len(f) < 13 {
-		return 0
+	if !ok || len(f) < 15 {
+		return "", 0, 0
 	}
-	return ticks(f[11], f[12])
+	_, name, _ = strings.Cut(head, "(")
+	return name, ticks(f[11], f[12]), ticks(f[13], f[14])
 }
 
 // BusyCPU is the CPU time the whole machine has spent busy (user, nice, system, irq
@@ -243,17 +251,8 @@ func PostgresCPU(t testing.TB) time.Duration {
 	}
 	var total time.Duration
 	for _, path := range stats {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			continue // gone since the glob
-		}
-		name, rest, ok := strings.Cut(string(b), ") ")
-		if !ok || !strings.HasSuffix(name, "(postgres") {
-			continue
-		}
-		// utime, stime, cutime, cstime: fields 14 to 17, the 12th to 15th after the name.
-		if f := strings.Fields(rest); len(f) >= 15 {
-			total += ticks(f[11], f[12], f[13], f[14])
+		if name, own, children := procCPU(path); name == "postgres" {
+			total += own + children
 		}
 	}
 	return total
