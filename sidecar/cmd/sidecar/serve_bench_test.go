@@ -285,12 +285,6 @@ func BenchmarkSteadyLatency(b *testing.B) {
 
 func steadyLatency(b *testing.B, rate, seconds int) {
 	db := testdb.New(b)
-	// Start from a checkpoint, before seeding: the WAL of the benchmark before this
-	// one (a drain writes hundreds of MB) otherwise has one finish inside the window,
-	// its fsyncs stalling every commit for a moment, and the pages the run touches
-	// take their full-page images during the seeding, not in the window.
-	_, err := db.Pool.Exec(context.Background(), "checkpoint")
-	require.NoError(b, err)
 	bin := sidecartest.Binary(b)
 	ids := seedTalents(b, db.Pool, rate*seconds)
 	// Each approval queues an email, sent through the SendGrid fake as in production
