@@ -13,7 +13,8 @@
 -- sends it (README "Write-path triggers"): the state machine called
 -- talent_transition_actor (two SQL functions, the enum overload calling the text
 -- one) and is_admin(), and was the largest cost of the request after the commit.
--- The bodies say what they said before; only the language changes. Grants and
+-- The bodies say what they said before (the allowed-next list now reads the type's
+-- values rather than naming them again); only the language changes. Grants and
 -- owners are kept by CREATE OR REPLACE.
 
 -- The transition table lives in the talent_status overload now (the one the state
@@ -49,6 +50,32 @@ begin
     return null;
   end if;
   return private.talent_transition_actor(from_status::public.talent_status, to_status::public.talent_status);
+end
+$$;
+
+-- The statuses a profile may move to next (the state machine's error detail), read
+-- from the talent_status type and the table above instead of a list of its own.
+-- STABLE, not IMMUTABLE: the type may gain values.
+create or replace function private.talent_allowed_next(from_status public.talent_status) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  return coalesce((select string_agg(t::text, ', ' order by t::text)
+                     from unnest(enum_range(null::public.talent_status)) t
+                    where private.talent_transition_actor(from_status, t) is not null), 'none');
+end
+$$;
+
+create or replace function private.talent_allowed_next(from_status text) returns text
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  if from_status is null or not (from_status = any (enum_range(null::public.talent_status)::text[])) then
+    return 'none';
+  end if;
+  return private.talent_allowed_next(from_status::public.talent_status);
 end
 $$;
 

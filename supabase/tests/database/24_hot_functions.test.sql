@@ -1,20 +1,19 @@
 -- The functions every request calls are ones Postgres can keep a plan for
 -- (migration 20261202400000). A SQL-language function with a SET clause or SECURITY
 -- DEFINER is never inlined, and Postgres 15 plans its query again in every
--- statement that calls it; PL/pgSQL keeps its plans for the connection. Only
--- functions off the request path (an error message, the media guard's full rule once
--- its fast probe has found something) may stay such SQL functions.
+-- statement that calls it; PL/pgSQL keeps its plans for the connection. Only the
+-- media guard's full rule, which runs once its fast probe has found something, may
+-- stay such SQL functions.
 begin;
 \ir _helpers.psql
-select plan(4);
+select plan(6);
 
 select is(
   (select coalesce(array_agg(p.proname::text order by p.proname), '{}')
      from pg_proc p join pg_language l on l.oid = p.prolang
     where p.pronamespace = 'private'::regnamespace and l.lanname = 'sql'
       and (p.prosecdef or p.proconfig is not null)
-      and p.proname not in ('talent_allowed_next', 'media_pct_decode', 'media_magic_type',
-                            'media_path_key', 'media_check_jsonb')),
+      and p.proname not in ('media_pct_decode', 'media_magic_type', 'media_path_key', 'media_check_jsonb')),
   '{}'::text[],
   'no private SQL function that cannot be inlined sits on the request path');
 
@@ -33,6 +32,9 @@ select is(
     where private.talent_transition_actor(f, t) is distinct from private.talent_transition_actor(f::text, t::text)),
   0, 'both overloads of talent_transition_actor agree on every pair of statuses');
 select is(private.talent_transition_actor('draft', 'nonsense'), null, 'a name that is not a status is no transition');
+select is(private.talent_allowed_next('submitted'::public.talent_status), 'approved, rejected',
+  'the allowed next statuses come from the transition table, in name order');
+select is(private.talent_allowed_next('nonsense'), 'none', 'a name that is not a status allows nothing');
 
 select * from finish();
 rollback;
