@@ -234,7 +234,7 @@ func TestWithoutStorageCredentialsCleanupsWait(t *testing.T) {
 	p.Stop()
 
 	// A sidecar with Storage access performs it.
-	p = sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, map[string]string{"SUPABASE_URL": f.URL, "SUPABASE_SERVICE_ROLE_KEY": storageKey}))
+	sidecartest.Start(t, bin, sidecartest.Env(t, db.URL, map[string]string{"SUPABASE_URL": f.URL, "SUPABASE_SERVICE_ROLE_KEY": storageKey}))
 	c = waitCleanup(t, db.Pool, ids[0], "done")
 	require.Equal(t, len(mediaNames)*len(storagecleanup.Buckets), c.Removed)
 	require.Empty(t, objectsOf(f, users[ids[0]]))
