@@ -17,9 +17,10 @@
 -- values rather than naming them again); only the language changes. Grants and
 -- owners are kept by CREATE OR REPLACE.
 
--- The transition table lives in the talent_status overload now (the one the state
--- machine calls); the text overload, kept for callers that have text, casts and asks
--- it. A name that is not a status is no transition.
+-- The transition table lives in the talent_status overload now, the one the state
+-- machine calls. The text overloads of this function and of talent_allowed_next,
+-- from before the status was a type, have no caller left and are dropped: one table,
+-- one way in.
 create or replace function private.talent_transition_actor(from_status public.talent_status, to_status public.talent_status)
 returns text
 language plpgsql immutable
@@ -38,20 +39,7 @@ begin
 end
 $$;
 
-create or replace function private.talent_transition_actor(from_status text, to_status text)
-returns text
-language plpgsql immutable
-set search_path = ''
-as $$
-begin
-  if from_status is null or to_status is null
-     or not (from_status = any (enum_range(null::public.talent_status)::text[]))
-     or not (to_status = any (enum_range(null::public.talent_status)::text[])) then
-    return null;
-  end if;
-  return private.talent_transition_actor(from_status::public.talent_status, to_status::public.talent_status);
-end
-$$;
+drop function private.talent_transition_actor(text, text);
 
 -- The statuses a profile may move to next (the state machine's error detail), read
 -- from the talent_status type and the table above instead of a list of its own.
@@ -67,17 +55,7 @@ begin
 end
 $$;
 
-create or replace function private.talent_allowed_next(from_status text) returns text
-language plpgsql stable
-set search_path = ''
-as $$
-begin
-  if from_status is null or not (from_status = any (enum_range(null::public.talent_status)::text[])) then
-    return 'none';
-  end if;
-  return private.talent_allowed_next(from_status::public.talent_status);
-end
-$$;
+drop function private.talent_allowed_next(text);
 
 create or replace function private.is_admin() returns boolean
 language plpgsql stable security definer

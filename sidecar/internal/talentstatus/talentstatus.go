@@ -1,6 +1,6 @@
 // Package talentstatus is the Go side's one copy of the talent status state
-// machine. The database enforces it (the talent_profiles trigger of migration
-// 20261121000400, private.talent_transition_actor); the sidecar reads it here to
+// machine. The database enforces it (the talent_profiles trigger, whose table is
+// private.talent_transition_actor, migration 20261202400000); the sidecar reads it here to
 // know what each committed transition means: who made it, what the audit log calls
 // it and which email it sends the talent. A test compares the table with the
 // database's function.

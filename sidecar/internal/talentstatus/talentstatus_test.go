@@ -16,7 +16,7 @@ func TestTransitionsMatchTheDatabase(t *testing.T) {
 	t.Parallel()
 	db := testdb.New(t)
 	ctx := context.Background()
-	rows, err := db.Pool.Query(ctx, `select f::text, t::text, coalesce(private.talent_transition_actor(f::text, t::text), '')
+	rows, err := db.Pool.Query(ctx, `select f::text, t::text, coalesce(private.talent_transition_actor(f, t), '')
 		from unnest(enum_range(null::public.talent_status)) f, unnest(enum_range(null::public.talent_status)) t`)
 	require.NoError(t, err)
 	defer rows.Close()

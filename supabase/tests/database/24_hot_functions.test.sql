@@ -6,7 +6,7 @@
 -- stay such SQL functions.
 begin;
 \ir _helpers.psql
-select plan(6);
+select plan(4);
 
 select is(
   (select coalesce(array_agg(p.proname::text order by p.proname), '{}')
@@ -25,16 +25,12 @@ select is(
   array['plpgsql', 'plpgsql', 'plpgsql', 'plpgsql'],
   'the policies'' and the state machine''s helpers are PL/pgSQL');
 
--- The transition table is one table: the text overload asks the talent_status one.
-select is(
-  (select count(*)::int
-     from unnest(enum_range(null::public.talent_status)) f, unnest(enum_range(null::public.talent_status)) t
-    where private.talent_transition_actor(f, t) is distinct from private.talent_transition_actor(f::text, t::text)),
-  0, 'both overloads of talent_transition_actor agree on every pair of statuses');
-select is(private.talent_transition_actor('draft', 'nonsense'), null, 'a name that is not a status is no transition');
-select is(private.talent_allowed_next('submitted'::public.talent_status), 'approved, rejected',
+-- The transition table is one table, and the error detail reads it.
+select is((select count(*)::int from pg_proc where oid::regprocedure::text like 'private.talent_transition_actor(%'
+             or oid::regprocedure::text like 'private.talent_allowed_next(%'), 2,
+  'talent_transition_actor and talent_allowed_next have one overload each (talent_status)');
+select is(private.talent_allowed_next('submitted'), 'approved, rejected',
   'the allowed next statuses come from the transition table, in name order');
-select is(private.talent_allowed_next('nonsense'), 'none', 'a name that is not a status allows nothing');
 
 select * from finish();
 rollback;
