@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -19,6 +20,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/catchup"
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/dbconn"
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
 	"github.com/talent-onboarding/backend/sidecar/internal/emailsend"
 	"github.com/talent-onboarding/backend/sidecar/internal/httpapi"
@@ -98,6 +100,17 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// One connection per pipeline worker, plus room for the outbox, webhooks and
 	// health checks (pgxpool's default is the number of CPUs).
 	pcfg.MaxConns = max(pcfg.MaxConns, int32(cfg.Workers+8))
+	// No connection trusted forever (package dbconn): keepalives both ways, a
+	// pooled connection idle for a while is pinged before use and replaced if the
+	// ping goes unanswered, and a session that a vanished sidecar left inside a
+	// transaction (holding its claims' locks) is ended by the server.
+	dbconn.Configure(&pcfg.ConnConfig.Config)
+	pcfg.PingTimeout = poolPingTimeout
+	sessionSettings := append(dbconn.Keepalives(),
+		dbconn.Setting{Name: "idle_in_transaction_session_timeout", Value: dbconn.Millis(cfg.DatabaseTimeout)})
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		return dbconn.Apply(ctx, c, sessionSettings...)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return fmt.Errorf("creating database pool: %w", err)
@@ -110,7 +123,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// The email configuration is loaded before the pipeline starts, so the first
 	// status change already renders with the admins' templates.
 	live := email.NewLive(pool, log)
-	if err := live.Load(ctx); err != nil {
+	lctx, cancel := context.WithTimeout(ctx, cfg.DatabaseTimeout)
+	err = live.Load(lctx)
+	cancel()
+	if err != nil {
 		return fmt.Errorf("loading email configuration: %w", err)
 	}
 	guard, err := mediaguard.NewHandler(log, reg)
@@ -121,7 +137,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// record, the cleaner performs it through the Storage API after the commit.
 	cleaner := storagecleanup.New(pool, storagecleanup.Options{
 		SupabaseURL: cfg.SupabaseURL, ServiceRoleKey: cfg.SupabaseServiceRoleKey,
-		MaxAttempts: cfg.StorageCleanupMaxAttempts,
+		MaxAttempts: cfg.StorageCleanupMaxAttempts, DBTimeout: cfg.DatabaseTimeout,
 	}, log, reg)
 	// The queue rings the outbox of this process after a commit that queued an email.
 	queued := leasequeue.NewWakeup()
@@ -134,7 +150,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return []pipeline.Handler{audit.New(), live, email.NewQueuer(live, queued.Ring, log), guard,
 			storagecleanup.NewHandler(cleaner.Wake)}
 	}
-	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers},
+	pipe := pipeline.New(pipeline.Config{BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers,
+		Timeout: cfg.DatabaseTimeout},
 		pool, handlers, partition, log, reg)
 
 	provider, err := emailsend.NewProvider(emailsend.ProviderOptions{Name: cfg.EmailProvider,
@@ -145,7 +162,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	// The outbox yields to the pipeline while it is behind.
 	outbox := emailsend.NewOutbox(pool, provider, live, pipe, queued,
-		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}, log)
+		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll,
+			DBTimeout: cfg.DatabaseTimeout}, log)
 	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
 	if err != nil {
 		return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
@@ -155,11 +173,12 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if cfg.Replication {
 		slot = cfg.ReplicationSlot
 	}
-	catch := catchup.New(catchup.Config{Interval: cfg.CatchUpInterval, Retention: cfg.ChangeRetention, Slot: slot},
+	catch := catchup.New(catchup.Config{Interval: cfg.CatchUpInterval, Retention: cfg.ChangeRetention, Slot: slot,
+		Timeout: cfg.DatabaseTimeout},
 		pool, pipe, log, reg)
 	stream := replication.New(replication.Config{
 		URL: cfg.DatabaseURL, Slot: cfg.ReplicationSlot, Publication: cfg.Publication, StandbyEvery: cfg.StandbyEvery,
-		SlotLost: catch.Wake, Keep: mediaguard.Touches,
+		Timeout: cfg.DatabaseTimeout, SlotLost: catch.Wake, Keep: mediaguard.Touches,
 	}, pool, pipe, log, reg)
 	elector := leader.New(leader.Config{URL: cfg.DatabaseURL, Name: cfg.ReplicationSlot, Retry: time.Second}, stream.Run, log)
 
@@ -170,8 +189,13 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		mainLog.Warn("WEBHOOK_SECRET is empty: /webhooks/supabase is disabled")
 	}
 	routes = append(routes, events.Register)
+	begun := time.Now()
 	srv := httpapi.New(httpapi.Options{
 		Addr: cfg.Addr, DB: pool, Registry: reg, Routes: routes, Log: log, ShutdownTimeout: 10 * time.Second,
+		Health: func() error {
+			return stalled(time.Now(), begun, cfg.StallTimeout, catch.Last(), pipe.LastCommit(),
+				!cfg.Replication || elector.Leading())
+		},
 		Replication: func() string {
 			switch {
 			case !cfg.Replication:
@@ -207,6 +231,40 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 
 	<-ctx.Done()
 	mainLog.Info("stopping")
+	return nil
+}
+
+// poolPingTimeout bounds the ping a pooled connection idle for a second or more
+// gets before it is handed out: a healthy one answers in milliseconds.
+const poolPingTimeout = 2 * time.Second
+
+// stalled is /healthz's verdict: an error when this process cannot make progress,
+// so that restarting it is the remedy. Two signs, each against bound (STALL_TIMEOUT):
+// the catch-up has not completed a look at the pending change records for longer
+// than bound (it cannot reach the database, or is stuck), or a record has been
+// pending longer than bound while this process, which should apply it (applies
+// says so: it runs without replication, or leads it), has committed no batch for
+// as long. A standby leaves the leader's records to the leader, until the catch-up's
+// grace hands them to every instance, whose batches then commit.
+func stalled(now, started time.Time, bound time.Duration, look *catchup.Look, lastCommit time.Time, applies bool) error {
+	seen := started
+	if look != nil {
+		seen = look.At
+	}
+	if d := now.Sub(seen); d > bound {
+		return fmt.Errorf("the pending change records have not been read for %s (STALL_TIMEOUT %s)", d.Round(time.Second), bound)
+	}
+	if look == nil || !applies || look.Oldest <= bound {
+		return nil
+	}
+	last := lastCommit
+	if last.Before(started) {
+		last = started
+	}
+	if d := now.Sub(last); d > bound {
+		return fmt.Errorf("a change record has waited %s and no batch has committed for %s (STALL_TIMEOUT %s)",
+			look.Oldest.Round(time.Second), d.Round(time.Second), bound)
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,6 +39,9 @@ type Config struct {
 	// deliver it (its reader may be stuck, or not running).
 	Grace time.Duration
 	Page  int // records per page (default 1000)
+	// Timeout bounds each of a pass's own statements (default 10s); the pipeline
+	// bounds the batches that apply what a pass found.
+	Timeout time.Duration
 }
 
 // CatchUp runs passes between Start and Stop. Now and Wake are safe from any
@@ -53,6 +57,8 @@ type CatchUp struct {
 	mu      sync.Mutex
 	waiters []chan struct{} // Now's callers, answered by the next pass
 
+	look atomic.Pointer[Look] // what the last completed pass saw
+
 	passes, records, pruned prometheus.Counter
 	failures                prometheus.Counter
 	pending, oldest         prometheus.Gauge
@@ -65,6 +71,9 @@ func New(cfg Config, pool *pgxpool.Pool, pipe Sender, log *slog.Logger, reg prom
 	}
 	if cfg.Page <= 0 {
 		cfg.Page = 1000
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Grace <= 0 {
 		cfg.Grace = 10 * time.Minute
@@ -89,6 +98,15 @@ func New(cfg Config, pool *pgxpool.Pool, pipe Sender, log *slog.Logger, reg prom
 	}
 	return c
 }
+
+// Look is what a completed pass saw of the pending records.
+type Look struct {
+	At     time.Time     // when the pass completed
+	Oldest time.Duration // age of the oldest pending record then (0: none)
+}
+
+// Last returns what the last completed pass saw (nil: none yet).
+func (c *CatchUp) Last() *Look { return c.look.Load() }
 
 // Now asks for a pass on behalf of a webhook delivery (the records it applies are
 // logged as brought by the webhook input). The channel is closed once a pass that
@@ -195,18 +213,19 @@ select c.id, c.row_key
 func (c *CatchUp) pass(ctx context.Context, source change.Source) error {
 	var after int64
 	for {
-		rows, err := c.pool.Query(ctx, pendingSQL, after, c.cfg.Slot, c.cfg.Grace.Seconds(), c.cfg.Page)
-		if err != nil {
-			return fmt.Errorf("reading pending change records: %w", err)
-		}
 		var id int64
 		var key string
 		var page []*change.Event
-		_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
-			page = append(page, &change.Event{Source: source, Schema: change.Records.Schema,
-				Table: change.Records.Name, Op: change.Insert, Notice: true, ID: id, RowKey: key})
-			return nil
-		})
+		qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		rows, err := c.pool.Query(qctx, pendingSQL, after, c.cfg.Slot, c.cfg.Grace.Seconds(), c.cfg.Page)
+		if err == nil {
+			_, err = pgx.ForEachRow(rows, []any{&id, &key}, func() error {
+				page = append(page, &change.Event{Source: source, Schema: change.Records.Schema,
+					Table: change.Records.Name, Op: change.Insert, Notice: true, ID: id, RowKey: key})
+				return nil
+			})
+		}
+		cancel()
 		if err != nil {
 			return fmt.Errorf("reading pending change records: %w", err)
 		}
@@ -224,13 +243,16 @@ func (c *CatchUp) pass(ctx context.Context, source change.Source) error {
 	}
 	var n int64
 	var age float64
-	err := c.pool.QueryRow(ctx, `select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
+	qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	err := c.pool.QueryRow(qctx, `select count(*), coalesce(extract(epoch from now() - min(created_at)), 0)
 		from sidecar.changes where processed_at is null`).Scan(&n, &age)
 	if err != nil {
 		return fmt.Errorf("counting pending change records: %w", err)
 	}
 	c.pending.Set(float64(n))
 	c.oldest.Set(age)
+	c.look.Store(&Look{At: time.Now(), Oldest: time.Duration(age * float64(time.Second))})
 	c.passes.Inc()
 	return nil
 }
@@ -268,7 +290,9 @@ delete from sidecar.changes c
 
 func (c *CatchUp) prune(ctx context.Context) error {
 	for {
-		tag, err := c.pool.Exec(ctx, pruneSQL, c.cfg.Retention.Seconds())
+		qctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+		tag, err := c.pool.Exec(qctx, pruneSQL, c.cfg.Retention.Seconds())
+		cancel()
 		if err != nil {
 			return fmt.Errorf("pruning processed change records: %w", err)
 		}

@@ -31,7 +31,10 @@ type Config struct {
 	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
 	BatchWait    time.Duration `env:"BATCH_WAIT, default=0s" help:"longest an event waits for more to join its batch (0: a batch is what queued while the previous one was applied)"`
 	Workers      int           `env:"PIPELINE_WORKERS, default=4" help:"batches applied in parallel, each on its own connection (one talent's changes always stay in order)"`
-	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server"`
+	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server (each asks for a reply: a stream silent for longer than max(wal_sender_timeout/2, 3 x this) is declared dead and reconnected)"`
+
+	DatabaseTimeout time.Duration `env:"DATABASE_TIMEOUT, default=10s" help:"longest one conversation with Postgres may take (a batch, a claim, a catch-up page, recording an email) before its connection is abandoned and the work retried on a new one; also the server's idle_in_transaction_session_timeout for the sidecar's sessions"`
+	StallTimeout    time.Duration `env:"STALL_TIMEOUT, default=90s" help:"/healthz fails (so the orchestrator restarts the process) when a change record this instance should apply has waited longer than this while no batch committed, or when the pending records could not be read for this long"`
 
 	EmailProvider            string        `env:"EMAIL_PROVIDER, default=file" help:"sendgrid | smtp | file"`
 	SendGridAPIKey           string        `env:"SENDGRID_API_KEY" help:"SendGrid API key (required for EMAIL_PROVIDER=sendgrid)"`
@@ -167,6 +170,14 @@ func (c *Config) Validate() error {
 	}
 	if c.StandbyEvery < time.Second || c.StandbyEvery > 5*time.Minute {
 		bad("STANDBY_INTERVAL", "must be between 1s and 5m, got %s", c.StandbyEvery)
+	}
+	if c.DatabaseTimeout < time.Second || c.DatabaseTimeout > 5*time.Minute {
+		bad("DATABASE_TIMEOUT", "must be between 1s and 5m, got %s", c.DatabaseTimeout)
+	}
+	if c.StallTimeout < 5*time.Second || c.StallTimeout > time.Hour {
+		bad("STALL_TIMEOUT", "must be between 5s and 1h, got %s", c.StallTimeout)
+	} else if c.StallTimeout <= 2*c.DatabaseTimeout {
+		bad("STALL_TIMEOUT", "must be more than twice DATABASE_TIMEOUT (%s), so a retried batch is not taken for a stall, got %s", c.DatabaseTimeout, c.StallTimeout)
 	}
 	switch c.EmailProvider {
 	case "sendgrid":

@@ -24,6 +24,9 @@ type Options struct {
 	MaxAttempts int           // attempts before failed (EMAIL_MAX_ATTEMPTS; 8)
 	Poll        time.Duration // idle poll interval (EMAIL_POLL_INTERVAL; 500ms)
 	SendTimeout time.Duration // one attempt's limit (30s)
+	// DBTimeout bounds each statement (a claim, recording an outcome); a connection
+	// that has not answered by then is abandoned (DATABASE_TIMEOUT; 10s).
+	DBTimeout time.Duration
 	// Lease is how long a claimed row is hidden from other senders. It must outlast
 	// SendTimeout: a row whose lease expires is claimed again (that is how an email
 	// claimed by a crashed sender is sent), so a lease shorter than a send would
@@ -50,6 +53,9 @@ func (o *Options) defaults() {
 	}
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = defaultSendTimeout
+	}
+	if o.DBTimeout <= 0 {
+		o.DBTimeout = 10 * time.Second
 	}
 	if o.Lease <= o.SendTimeout {
 		o.Lease = o.SendTimeout + 30*time.Second
@@ -214,6 +220,8 @@ func (o *Outbox) run(ctx context.Context) {
 
 // claim leases up to n due rows.
 func (o *Outbox) claim(ctx context.Context, n int) ([]claimed, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.opts.DBTimeout)
+	defer cancel()
 	rows, err := o.pool.Query(ctx, leasequeue.ClaimSQL("public.email_notifications", `q.id::text, q.attempts,
 		q.email_type, q.recipient_email, coalesce(q.subject, ''), coalesce(q.content, ''), coalesce(q.text_content, ''),
 		q.idempotency_key, coalesce(q.from_email, ''), coalesce(q.from_name, ''), coalesce(q.reply_to, ''),
@@ -274,6 +282,8 @@ func (o *Outbox) deliver(ctx context.Context, c claimed) {
 // bounced keeps that status (only the provider id and sent_at are filled in).
 func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendErr error) {
 	var err error
+	ctx, cancel := context.WithTimeout(ctx, o.opts.DBTimeout)
+	defer cancel()
 	switch {
 	case sendErr == nil:
 		// Sends are recorded by run's recorder, in batches.
@@ -333,9 +343,24 @@ func (o *Outbox) recorder(ctx context.Context) {
 				break more
 			}
 		}
-		if err := o.recordSent(ctx, batch); err != nil {
-			// The leases expire and the rows are claimed again: at worst one repeat each.
-			o.log.Error("recording sent emails", "emails", len(batch), "error", err)
+		// A sent email not recorded before its lease runs out is sent again, so a
+		// failed write is retried (on another connection: a timed-out one is
+		// closed) for as long as the leases leave.
+		giveUp := time.Now().Add(o.opts.Lease - o.opts.SendTimeout - o.opts.DBTimeout)
+		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+			rctx, cancel := context.WithTimeout(ctx, o.opts.DBTimeout)
+			err := o.recordSent(rctx, batch)
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().Add(wait).After(giveUp) {
+				// The leases expire and the rows are claimed again: at worst one repeat each.
+				o.log.Error("recording sent emails", "emails", len(batch), "error", err)
+				break
+			}
+			o.log.Warn("recording sent emails failed; retrying", "emails", len(batch), "error", err, "in", wait)
+			time.Sleep(wait)
 		}
 		for _, e := range batch {
 			close(e.recorded)

@@ -28,6 +28,9 @@ const (
 	webhookMaxAge    = 5 * time.Minute
 	webhookMaxBody   = 4 << 20
 	webhookMaxEvents = 10000
+	// eventTimeout bounds recording one event: SendGrid retries a delivery that
+	// failed, so a silent connection is abandoned rather than waited on.
+	eventTimeout = 10 * time.Second
 )
 
 // EventWebhook receives SendGrid's event webhook and records delivery outcomes.
@@ -178,6 +181,8 @@ func (w *EventWebhook) apply(ctx context.Context, ev sgEvent) (bool, error) {
 	if len(reason) > 2000 {
 		reason = reason[:2000]
 	}
+	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
+	defer cancel()
 	tag, err := w.pool.Exec(ctx, `update public.email_notifications
 		set status = $3::public.email_status,
 			delivered_at = case when $3::public.email_status = 'delivered' then $4 else delivered_at end,

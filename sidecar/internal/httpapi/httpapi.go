@@ -54,6 +54,9 @@ type Options struct {
 	Addr     string
 	DB       Pinger
 	Registry *prometheus.Registry
+	// Health, when set, is /healthz's verdict: an error means the process cannot
+	// make progress and should be restarted (the liveness probe fails).
+	Health func() error
 	// Replication reports the replication input's state: "streaming", "standby"
 	// (another instance holds the slot), "disabled", or anything else (not ready).
 	Replication func() string
@@ -116,7 +119,7 @@ func New(opts Options) *Server {
 		}
 		return err
 	})
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
 	if opts.Registry != nil {
 		s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
@@ -129,6 +132,17 @@ func New(opts Options) *Server {
 
 // App exposes the fiber app (tests drive it with app.Test).
 func (s *Server) App() *fiber.App { return s.app }
+
+// healthz answers 200 unless Health says the process is stuck; the body says why,
+// for the operator reading the probe's failure in the pod's events.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	if s.opts.Health != nil {
+		if err := s.opts.Health(); err != nil {
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "stalled", "reason": err.Error()})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
 
 func (s *Server) readyz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)

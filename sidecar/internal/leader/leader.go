@@ -2,6 +2,13 @@
 // lock is a session-level advisory lock held on a dedicated connection: when the
 // holder dies, Postgres ends its session and the lock is free at once. The slot's
 // own single-consumer rule backs it up (a second START_REPLICATION is refused).
+//
+// A holder that goes silent without dying (its network hangs, its connection is
+// kept open by a middlebox) must not keep the lock: the leader pings its lock
+// session every Ping, steps down when a ping goes unanswered for pingTimeout, and
+// the session is opened with idle_session_timeout = Silence, so the server ends a
+// silent holder's session, and frees the lock, Silence after its last ping. A
+// healthy leader pings far more often than that.
 package leader
 
 import (
@@ -13,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/dbconn"
 	"github.com/talent-onboarding/backend/sidecar/internal/startstop"
 )
 
@@ -21,7 +29,13 @@ type Config struct {
 	URL   string        // database URL for the lock connection
 	Name  string        // lock name (the slot name: one leader per slot)
 	Retry time.Duration // how often a follower tries again (default 1s)
+	// Silence is how long the server lets the lock session idle before ending it
+	// (idle_session_timeout, default 10s); the leader pings every Silence/10.
+	Silence time.Duration
 }
+
+// pingTimeout bounds one ping of the lock session, and the lock attempt.
+const pingTimeout = 3 * time.Second
 
 // Elector campaigns for the lock between Start and Stop and runs the leader's work
 // while it holds it.
@@ -39,6 +53,9 @@ type Elector struct {
 func New(cfg Config, lead func(ctx context.Context) error, log *slog.Logger) *Elector {
 	if cfg.Retry <= 0 {
 		cfg.Retry = time.Second
+	}
+	if cfg.Silence <= 0 {
+		cfg.Silence = 10 * time.Second
 	}
 	return &Elector{cfg: cfg, lead: lead, log: log.With("component", "leader")}
 }
@@ -81,16 +98,26 @@ func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx cont
 		return false, fmt.Errorf("parsing lock URL: %w", err)
 	}
 	cfg.RuntimeParams["application_name"] = "talent_sidecar_leader"
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	conn, err := pgx.ConnectConfig(cctx, cfg)
-	cancel()
+	dbconn.Configure(&cfg.Config)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return false, fmt.Errorf("connecting for the leadership lock: %w", err)
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+		defer cancel()
+		conn.Close(cctx)
+	}()
+	settings := append(dbconn.Keepalives(), dbconn.Setting{Name: "idle_session_timeout", Value: dbconn.Millis(e.cfg.Silence)})
+	if err := dbconn.Apply(ctx, conn, settings...); err != nil {
+		return false, fmt.Errorf("preparing the leadership lock session: %w", err)
+	}
 
 	var got bool
-	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, "talent_sidecar:"+e.cfg.Name).Scan(&got); err != nil {
+	lctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	err = conn.QueryRow(lctx, `select pg_try_advisory_lock(hashtextextended($1, 0))`, "talent_sidecar:"+e.cfg.Name).Scan(&got)
+	cancel()
+	if err != nil {
 		return false, fmt.Errorf("trying the leadership lock: %w", err)
 	}
 	if !got {
@@ -105,7 +132,7 @@ func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx cont
 	done := make(chan error, 1)
 	go func() { done <- lead(lctx) }()
 
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(min(time.Second, e.cfg.Silence/10))
 	defer tick.Stop()
 	for {
 		select {
@@ -113,7 +140,7 @@ func (e *Elector) term(ctx context.Context, log *slog.Logger, lead func(ctx cont
 			log.Info("leader work ended", "err", err)
 			return true, err
 		case <-tick.C:
-			pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 			err := conn.Ping(pctx)
 			cancel()
 			if err != nil && ctx.Err() == nil {

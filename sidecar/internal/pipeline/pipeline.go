@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -90,6 +91,9 @@ type Config struct {
 	BatchWait time.Duration
 	// Workers is how many batches may be in flight at once (default 1).
 	Workers int
+	// Timeout bounds one attempt at a batch (default 10s): a connection that has
+	// not answered by then is abandoned and the batch retried on another.
+	Timeout time.Duration
 	// OnCommitted, when set, is called with each new value of Committed, under the
 	// lock that orders them (tests observe the marks with it).
 	OnCommitted func(lsn uint64)
@@ -111,6 +115,8 @@ type Pipeline struct {
 
 	markMu   sync.Mutex
 	reported uint64 // highest mark every worker has committed
+
+	lastCommit atomic.Int64 // unix nanoseconds of the last batch that committed events
 
 	svc  startstop.Service
 	done chan struct{} // closed when the dispatcher and every worker have returned
@@ -139,6 +145,9 @@ type worker struct {
 func New(cfg Config, pool *pgxpool.Pool, handlers func() []Handler, route Route, log *slog.Logger, reg prometheus.Registerer) *Pipeline {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Workers <= 0 || route == nil {
 		cfg.Workers = 1
@@ -445,7 +454,9 @@ func (w *worker) applyWithRetry(ctx context.Context, batch []item) bool {
 	backoff := 50 * time.Millisecond
 	for {
 		start := time.Now()
-		done, err := w.apply(ctx, batch)
+		actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		done, err := w.apply(actx, batch)
+		cancel()
 		if err == nil {
 			w.committed(ctx, batch, done, time.Since(start))
 			return true
@@ -482,6 +493,7 @@ func (w *worker) committed(ctx context.Context, batch []item, applied []applied,
 		}
 	}
 	if len(applied) > 0 {
+		p.lastCommit.Store(time.Now().UnixNano())
 		p.batchSize.Observe(float64(len(applied)))
 		p.batchTime.Observe(took.Seconds())
 		for _, h := range w.handlers {
@@ -517,6 +529,14 @@ func (p *Pipeline) advance(w *worker, mark uint64) {
 			p.cfg.OnCommitted(low)
 		}
 	}
+}
+
+// LastCommit is when a batch that applied events last committed (zero: never).
+func (p *Pipeline) LastCommit() time.Time {
+	if n := p.lastCommit.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Committed returns the highest replication mark whose effects, and those of

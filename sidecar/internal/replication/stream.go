@@ -6,6 +6,7 @@ package replication
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -13,12 +14,14 @@ import (
 	"time"
 
 	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/dbconn"
 )
 
 // Sink receives the stream in commit order. Submit hands over one event; Mark says
@@ -36,6 +39,9 @@ type Config struct {
 	Slot         string
 	Publication  string // the change records' publication; Publication+"_media" streams the guarded tables
 	StandbyEvery time.Duration
+	// Timeout bounds each setup statement (publication, slot, the stale consumer);
+	// default 10s.
+	Timeout time.Duration
 	// SlotLost is called when the slot was found missing or invalidated and made
 	// anew: the records of the gap are pending in the database, and the catch-up
 	// should read them now.
@@ -63,12 +69,16 @@ type Stream struct {
 	lagGauge       prometheus.Gauge
 	reconnects     prometheus.Counter
 	slotsLost      prometheus.Counter
+	silences       prometheus.Counter
 }
 
 // New builds a stream. pool serves setup queries (publication, slot).
 func New(cfg Config, pool *pgxpool.Pool, sink Sink, log *slog.Logger, reg prometheus.Registerer) *Stream {
 	if cfg.StandbyEvery <= 0 {
 		cfg.StandbyEvery = 10 * time.Second
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
 	}
 	s := &Stream{
 		cfg: cfg, pool: pool, sink: sink, log: log.With("component", "replication"),
@@ -78,8 +88,10 @@ func New(cfg Config, pool *pgxpool.Pool, sink Sink, log *slog.Logger, reg promet
 		slotsLost: prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_replication_slot_lost_total",
 			Help: "Times the replication slot was found missing or invalidated and was created anew."}),
 	}
+	s.silences = prometheus.NewCounter(prometheus.CounterOpts{Name: "sidecar_replication_silences_total",
+		Help: "Replication streams declared dead after hearing nothing from the server for the silence bound."})
 	if reg != nil {
-		reg.MustRegister(s.confirmedGauge, s.lagGauge, s.reconnects, s.slotsLost)
+		reg.MustRegister(s.confirmedGauge, s.lagGauge, s.reconnects, s.slotsLost, s.silences)
 	}
 	return s
 }
@@ -132,13 +144,32 @@ func (s *Stream) confirmable(p *position) uint64 {
 	return c
 }
 
-func (s *Stream) runOnce(ctx context.Context) error {
+// silenceBound is how long the stream may hear nothing before it is declared dead.
+// Every standby status the stream sends asks for a reply, so a live server is never
+// silent much longer than StandbyEvery; the server, for its part, ends a walsender
+// that hears nothing from its client for wal_sender_timeout. Half of that (the
+// point at which the server itself starts asking) is the bound, but never less than
+// three status rounds.
+func silenceBound(walSenderTimeout, standby time.Duration) time.Duration {
+	b := walSenderTimeout / 2
+	if walSenderTimeout <= 0 {
+		b = 30 * time.Second // the server never times out: take its default's half
+	}
+	return max(b, 3*standby)
+}
+
+// setup makes sure the publication and slot exist and frees the slot from any
+// consumer still holding it, all within the setup timeout. It returns where to
+// start and the silence bound.
+func (s *Stream) setup(ctx context.Context) (start uint64, silence time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
 	if err := EnsurePublication(ctx, s.pool, s.cfg.Publication); err != nil {
-		return err
+		return 0, 0, err
 	}
 	start, lost, err := EnsureSlot(ctx, s.pool, s.cfg.Slot)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	if lost != "" {
 		s.slotsLost.Inc()
@@ -149,11 +180,40 @@ func (s *Stream) runOnce(ctx context.Context) error {
 			s.cfg.SlotLost()
 		}
 	}
+	// Run is the leader's work, so a walsender still holding the slot serves a
+	// consumer that has lost the leadership lock: one whose connection went silent
+	// (the server would end it only after wal_sender_timeout) or that is stepping
+	// down. Ending it now lets this leader stream at once; the slot itself refuses
+	// a second consumer, so two never stream together.
+	var pid *int32
+	err = s.pool.QueryRow(ctx, `select s.active_pid, pg_terminate_backend(s.active_pid, 5000)
+		  from pg_replication_slots s where s.slot_name = $1 and s.active_pid is not null`, s.cfg.Slot).Scan(&pid, nil)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+	case err != nil:
+		s.log.Warn("could not end the slot's previous consumer; streaming starts once the server drops it", "err", err)
+	default:
+		s.log.Warn("ended the slot's previous consumer, which no longer held the leadership lock", "pid", *pid)
+	}
+	var wst int64
+	if err := s.pool.QueryRow(ctx, `select setting::bigint from pg_settings where name = 'wal_sender_timeout'`).Scan(&wst); err != nil {
+		return 0, 0, fmt.Errorf("reading wal_sender_timeout: %w", err)
+	}
+	return start, silenceBound(time.Duration(wst)*time.Millisecond, s.cfg.StandbyEvery), nil
+}
+
+func (s *Stream) runOnce(ctx context.Context) error {
+	start, silence, err := s.setup(ctx)
+	if err != nil {
+		return err
+	}
 
 	pcfg, err := pgconn.ParseConfig(s.cfg.URL)
 	if err != nil {
 		return fmt.Errorf("parsing replication URL: %w", err)
 	}
+	dbconn.Configure(pcfg)
+	dbconn.ReplicationParams(pcfg)
 	pcfg.RuntimeParams["replication"] = "database"
 	pcfg.RuntimeParams["application_name"] = "talent_sidecar_replication"
 	// Instants then arrive in the one spelling the decoder respells without parsing
@@ -166,22 +226,30 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	}
 	defer conn.Close(context.Background())
 
-	err = pglogrepl.StartReplication(ctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	err = pglogrepl.StartReplication(sctx, conn, s.cfg.Slot, pglogrepl.LSN(start), pglogrepl.StartReplicationOptions{
 		PluginArgs: []string{"proto_version '1'", fmt.Sprintf("publication_names '%s'", strings.Join(publicationNames(s.cfg.Publication), ","))},
 	})
+	cancel()
 	if err != nil {
 		return fmt.Errorf("starting replication on slot %s: %w", s.cfg.Slot, err)
 	}
 	s.streaming.Store(true)
-	s.log.Info("replication stream established", "slot", s.cfg.Slot, "publication", s.cfg.Publication, "start_lsn", pglogrepl.LSN(start).String())
+	s.log.Info("replication stream established", "slot", s.cfg.Slot, "publication", s.cfg.Publication,
+		"start_lsn", pglogrepl.LSN(start).String(), "silence_bound", silence.String())
 
 	p := &position{start: start, submitted: start, idleSafe: start, sent: start}
 	dec := newDecoder()
 	var txn txnState
 	nextStandby := time.Now().Add(s.cfg.StandbyEvery)
+	heard := time.Now()
 
 	for {
 		now := time.Now()
+		if quiet := now.Sub(heard); quiet > silence {
+			s.silences.Inc()
+			return fmt.Errorf("replication stream silent for %s (bound %s): the connection is dead", quiet.Round(time.Millisecond), silence)
+		}
 		if c := s.confirmable(p); now.After(nextStandby) || c > p.sent {
 			// On the deadline ask for a reply: the keepalive that answers carries the
 			// server's sent position, which may be confirmed when nothing is owed.
@@ -212,6 +280,7 @@ func (s *Stream) runOnce(ctx context.Context) error {
 			}
 			return fmt.Errorf("receiving from replication stream: %w", err)
 		}
+		heard = time.Now()
 
 		switch msg := msg.(type) {
 		case *pgproto3.CopyData:
@@ -266,7 +335,10 @@ func (s *Stream) sendStatus(conn *pgconn.PgConn, p *position, lsn uint64, reply 
 	if lsn < p.sent {
 		lsn = p.sent
 	}
-	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), conn, pglogrepl.StandbyStatusUpdate{
+	// Bounded: a write into a dead network must not hold the stream.
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Timeout)
+	defer cancel()
+	err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
 		WALWritePosition: pglogrepl.LSN(lsn),
 		WALFlushPosition: pglogrepl.LSN(lsn),
 		WALApplyPosition: pglogrepl.LSN(lsn),

@@ -27,6 +27,7 @@ type Options struct {
 	Poll                        time.Duration // idle poll interval, which is also when retries are found (1s)
 	JobTimeout                  time.Duration // one attempt's limit, every bucket included (2m)
 	RequestTimeout              time.Duration // one Storage request's limit (30s)
+	DBTimeout                   time.Duration // one statement's limit: a claim, recording an outcome (DATABASE_TIMEOUT; 10s)
 	// Lease is how long a claimed job is hidden from other cleaners; it must outlast
 	// JobTimeout, or a second cleaner would run the same job at once (harmless, but
 	// wasted). Default JobTimeout + 30s.
@@ -50,6 +51,9 @@ func (o *Options) defaults() {
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
+	}
+	if o.DBTimeout <= 0 {
+		o.DBTimeout = 10 * time.Second
 	}
 	if o.Lease <= o.JobTimeout {
 		o.Lease = o.JobTimeout + 30*time.Second
@@ -145,6 +149,8 @@ func (c *Cleaner) run(ctx context.Context) {
 
 // claim leases up to n due jobs.
 func (c *Cleaner) claim(ctx context.Context, n int) ([]job, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.DBTimeout)
+	defer cancel()
 	rows, err := c.pool.Query(ctx, leasequeue.ClaimSQL("sidecar.storage_deletions",
 		`q.id, q.user_id::text, q.deleted_at, q.attempts`), n, c.opts.Lease)
 	if err != nil {
@@ -219,6 +225,8 @@ func (c *Cleaner) empty(ctx context.Context, j job) (int, error) {
 // are added to the job's count either way.
 func (c *Cleaner) record(ctx context.Context, j job, removed int, opErr error) {
 	var err error
+	ctx, cancel := context.WithTimeout(ctx, c.opts.DBTimeout)
+	defer cancel()
 	switch {
 	case opErr == nil:
 		c.outcomes.WithLabelValues("done").Inc()
