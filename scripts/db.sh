@@ -49,6 +49,9 @@ install_packages() {
   command -v pg_prove >/dev/null || need+=(libtap-parser-sourcehandler-pgtap-perl)
   command -v psql >/dev/null || need+=(postgresql-client-15)
   [ -f /usr/lib/postgresql/15/lib/wal2json.so ] || need+=(postgresql-15-wal2json)
+  # The network-failure tests run the sidecar in a network namespace and drop its packets.
+  command -v ip >/dev/null || need+=(iproute2)
+  command -v iptables >/dev/null || need+=(iptables)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     local sudo=""

@@ -84,10 +84,10 @@ func requireLoggedAndMailedBy(t *testing.T, db *testdb.DB, fake *sendgridfake.Se
 	})
 	n, _ := countActions(db.Pool)
 	if err != nil {
-		t.Fatalf("%s after the silence: %d of %d approvals logged, %d of %d approval emails sent",
+		t.Fatalf("%s after the fault began: %d of %d approvals logged, %d of %d approval emails sent",
 			time.Since(since).Round(time.Second), n, len(keys), len(approvals()), len(keys))
 	}
-	t.Logf("every approval logged and mailed %s after the silence", time.Since(since).Round(100*time.Millisecond))
+	t.Logf("every approval logged and mailed %s after the fault began", time.Since(since).Round(100*time.Millisecond))
 	time.Sleep(time.Second) // a repeat would show by now
 	got := auditKeys(t, db.Pool)
 	for _, k := range keys {

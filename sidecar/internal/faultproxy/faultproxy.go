@@ -32,8 +32,11 @@ type link struct {
 }
 
 // New listens on 127.0.0.1 (a free port) and forwards to target (host:port).
-func New(target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func New(target string) (*Proxy, error) { return NewOn("127.0.0.1:0", target) }
+
+// NewOn listens on listen (host:port) and forwards to target.
+func NewOn(listen, target string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return nil, err
 	}

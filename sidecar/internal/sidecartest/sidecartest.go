@@ -76,6 +76,22 @@ func freeAddr(t testing.TB) string {
 // at cleanup if still running.
 func Start(t testing.TB, bin string, env map[string]string) *Proc {
 	t.Helper()
+	return start(t, []string{bin}, env)
+}
+
+// StartIn runs bin inside the network namespace ns (`ip netns exec`, which execs
+// the binary itself, so the process is the sidecar); env must give SIDECAR_ADDR on
+// an address of the namespace.
+func StartIn(t testing.TB, ns, bin string, env map[string]string) *Proc {
+	t.Helper()
+	if env["SIDECAR_ADDR"] == "" {
+		t.Fatal("sidecartest.StartIn: SIDECAR_ADDR must be an address in the namespace")
+	}
+	return start(t, []string{"ip", "netns", "exec", ns, bin}, env)
+}
+
+func start(t testing.TB, argv []string, env map[string]string) *Proc {
+	t.Helper()
 	addr := env["SIDECAR_ADDR"]
 	if addr == "" {
 		addr = freeAddr(t)
@@ -84,7 +100,7 @@ func Start(t testing.TB, bin string, env map[string]string) *Proc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SIDECAR_ADDR=" + addr}
 	for k, v := range env {
 		if k != "SIDECAR_ADDR" {

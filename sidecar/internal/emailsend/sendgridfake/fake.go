@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/mail"
@@ -57,11 +58,26 @@ type Server struct {
 	closeOnce sync.Once
 }
 
-// New starts a fake accepting apiKey.
+// New starts a fake accepting apiKey, on a loopback port.
 func New(apiKey string) *Server {
 	s := &Server{APIKey: apiKey, hang: make(chan struct{}), resetIn: 2 * time.Second}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// NewOn starts a fake listening on addr (host:port; port 0 picks one), for a
+// sidecar that cannot reach this host's loopback (one in a network namespace).
+func NewOn(apiKey, addr string) (*Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{APIKey: apiKey, hang: make(chan struct{}), resetIn: 2 * time.Second}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = ln
+	s.Server.Start()
+	return s, nil
 }
 
 // Close releases hanging requests and stops the server.
