@@ -349,8 +349,8 @@ func checkReplicationConnection(f *dbFacts, opt Options) checkResult {
 	switch {
 	case f.RoleErr == nil && !f.RoleSuper && !f.RoleReplication:
 		fix = "give the role REPLICATION (see \"role has REPLICATION\")"
-	case opt.viaPooler():
-		fix = "DATABASE_URL points at a connection pooler (port 6543 or *.pooler.supabase.com), which cannot carry replication: " +
+	case opt.viaPooler() || (f.Session != nil && f.Session.BehindPooler):
+		fix = "DATABASE_URL points at a connection pooler (port 6543 or *.pooler.supabase.com, or the session check saw one), which cannot carry replication: " +
 			"use the direct connection postgresql://postgres:<password>@db.<ref>.supabase.co:5432/postgres, " +
 			"or run with REPLICATION_ENABLED=false (webhooks only)"
 	}
