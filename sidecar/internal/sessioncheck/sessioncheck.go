@@ -75,7 +75,11 @@ type backend struct {
 
 func (b backend) same(o backend) bool { return b.pid == o.pid && b.server == o.server }
 
-const read = "select pg_backend_pid(), pg_postmaster_start_time()::text, coalesce(current_setting('" + setting + "', true), '')"
+// identity is the session's pid and its server's start, in a form no session
+// setting (TimeZone, DateStyle) changes.
+const identity = "pg_backend_pid(), extract(epoch from pg_postmaster_start_time())::text"
+
+const read = "select " + identity + ", coalesce(current_setting('" + setting + "', true), '')"
 
 // Probe opens two connections with cfg (in the simple query protocol) and tells
 // whether the first keeps its session state: it sets a random value in its session,
@@ -113,7 +117,7 @@ func Probe(ctx context.Context, cfg *pgx.ConnConfig) (Result, error) {
 	_, _ = rand.Read(nonce)
 	value := hex.EncodeToString(nonce)
 	var own backend
-	if err := first.QueryRow(ctx, "select pg_backend_pid(), pg_postmaster_start_time()::text, set_config('"+setting+"', '"+value+"', false)").
+	if err := first.QueryRow(ctx, "select "+identity+", set_config('"+setting+"', '"+value+"', false)").
 		Scan(&own.pid, &own.server, &own.setting); err != nil {
 		return Result{}, fmt.Errorf("setting a session parameter: %w", err)
 	}
@@ -144,7 +148,11 @@ func handOff(ctx context.Context, first, second *pgx.Conn, own backend) (string,
 
 		answer := make(chan error, 1)
 		var again backend
-		go func() { var err error; again, err = readIn(ctx, first, ""); answer <- err }()
+		go func() {
+			var err error
+			again, err = readIn(ctx, first, "")
+			answer <- err
+		}()
 		held := true
 		select {
 		case err = <-answer:
