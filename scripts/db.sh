@@ -52,6 +52,8 @@ install_packages() {
   # The network-failure tests run the sidecar in a network namespace and drop its packets.
   command -v ip >/dev/null || need+=(iproute2)
   command -v iptables >/dev/null || need+=(iptables)
+  # Tests start their own pgbouncer, in transaction and session mode (sessioncheck).
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
   if [ ${#need[@]} -gt 0 ]; then
     log "installing ${need[*]}"
     local sudo=""
@@ -60,6 +62,8 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # Debian's package starts its own cluster on 5432; ours is private, so stop theirs.
     $sudo pg_ctlcluster 15 main stop 2>/dev/null || true
+    # Debian's pgbouncer may start its own service on 6432; the tests run theirs.
+    $sudo service pgbouncer stop >/dev/null 2>&1 || true
   fi
 }
 

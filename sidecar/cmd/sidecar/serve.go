@@ -29,6 +29,7 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/pipeline"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 	"github.com/talent-onboarding/backend/sidecar/internal/storagecleanup"
 	"github.com/talent-onboarding/backend/sidecar/internal/webhook"
 )
@@ -95,6 +96,10 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	pcfg, err := pgxpool.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("parsing DATABASE_URL: %w", err)
+	}
+	// Refuse a transaction pooler before anything uses the database: never half-served.
+	if err := sessioncheck.Require(ctx, pcfg.ConnConfig); err != nil {
+		return err
 	}
 	pcfg.ConnConfig.RuntimeParams["application_name"] = "talent_sidecar"
 	// One connection per pipeline worker, plus room for the outbox, webhooks and

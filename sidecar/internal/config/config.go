@@ -18,7 +18,7 @@ import (
 // Config is every setting of the sidecar. The env tags are the contract names ops use;
 // deploy/k8s must name exactly these (a test checks).
 type Config struct {
-	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL: the direct connection (needs a role with REPLICATION for the replication input) or the session pooler (webhooks only, REPLICATION_ENABLED=false); never the transaction pooler"`
+	DatabaseURL     string `env:"DATABASE_URL, required" help:"Postgres connection URL: the direct connection (needs a role with REPLICATION for the replication input) or the session pooler (webhooks only, REPLICATION_ENABLED=false); never the transaction pooler (refused at start)"`
 	Addr            string `env:"SIDECAR_ADDR, default=:8080" help:"HTTP listen address for webhooks, health and metrics"`
 	WebhookSecret   string `env:"WEBHOOK_SECRET" help:"shared secret Supabase database webhooks send as 'Authorization: Bearer <secret>'; a comma-separated list accepts each (for rotation); empty disables /webhooks/supabase"`
 	ReplicationSlot string `env:"REPLICATION_SLOT, default=talent_sidecar" help:"logical replication slot name (created when missing)"`

@@ -8,11 +8,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
 
 // Mode is what a check is needed for: either input mode, or one of them.
@@ -63,7 +65,7 @@ func evaluate(f *dbFacts, opt Options) []checkResult {
 		}
 	}
 	add(Both,
-		checkSession(opt),
+		checkSession(f, opt),
 		checkMigrations(f, opt),
 		checkChangeRecord(f),
 		checkAccess("change record access", f, change.Records, f.Changes, changesPrivileges))
@@ -117,22 +119,35 @@ func fail(name, detail, fix string) checkResult {
 
 const push = `supabase db push --db-url "$DATABASE_URL"`
 
-// checkSession refuses the transaction pooler: the sidecar's prepared statements
-// and its leader lock belong to a session, which a transaction pooler hands to
-// someone else after every transaction. The session pooler is fine for webhooks
-// only; the replication connection is refused by any pooler (see there).
-func checkSession(opt Options) checkResult {
+// checkSession refuses a connection without session state, a transaction pooler:
+// the sidecar's prepared statements and its leader lock belong to a session, which
+// a transaction pooler hands to someone else after every transaction. Supabase's
+// transaction pooler is refused by its port; any other connection by what
+// sessioncheck's probe saw. The session pooler is fine for webhooks only; the
+// replication connection is refused by any pooler (see there).
+func checkSession(f *dbFacts, opt Options) checkResult {
 	const name = "session connection"
-	u, err := url.Parse(opt.DatabaseURL)
-	if err == nil && u.Port() == "6543" {
-		return fail(name, "port 6543 is Supavisor's transaction pooler, which gives each transaction another session",
-			"use the session pooler (the same host, port 5432) to run with webhooks only, "+
-				"or the direct connection db.<ref>.supabase.co:5432 for replication")
+	if u, err := url.Parse(opt.DatabaseURL); err == nil {
+		if port, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
+			if refusal := sessioncheck.ByPort(uint16(port)); refusal != nil {
+				return fail(name, refusal.Evidence, sessioncheck.Fix)
+			}
+		}
 	}
-	if opt.viaPooler() {
-		return pass(name, "session pooler: webhooks only (no pooler carries replication)")
+	s := f.Session
+	switch {
+	case f.SessionErr != nil:
+		return fail(name, "cannot tell whether the connection keeps session state: "+oneLine(f.SessionErr),
+			"make sure the database answers within "+sessioncheck.Timeout.String()+"; the sidecar refuses to start without knowing")
+	case s == nil:
+		return fail(name, "not probed", "run doctor again")
+	case !s.Session:
+		return fail(name, "a transaction pooler, a connection without session state: "+s.Evidence, sessioncheck.Fix)
+	case s.BehindPooler || opt.viaPooler():
+		return pass(name, fmt.Sprintf("session state persists (probed in %s), behind a pooler that keeps sessions: webhooks only "+
+			"(no pooler carries replication)", s.Took.Round(time.Millisecond)))
 	}
-	return pass(name, "not through a transaction pooler")
+	return pass(name, fmt.Sprintf("session state persists (probed in %s), not behind a pooler", s.Took.Round(time.Millisecond)))
 }
 
 // checkChangeRecord looks for sidecar.changes and the triggers that write it. The
@@ -334,8 +349,8 @@ func checkReplicationConnection(f *dbFacts, opt Options) checkResult {
 	switch {
 	case f.RoleErr == nil && !f.RoleSuper && !f.RoleReplication:
 		fix = "give the role REPLICATION (see \"role has REPLICATION\")"
-	case opt.viaPooler():
-		fix = "DATABASE_URL points at a connection pooler (port 6543 or *.pooler.supabase.com), which cannot carry replication: " +
+	case opt.viaPooler() || (f.Session != nil && f.Session.BehindPooler):
+		fix = "DATABASE_URL points at a connection pooler (port 6543 or *.pooler.supabase.com, or the session check saw one), which cannot carry replication: " +
 			"use the direct connection postgresql://postgres:<password>@db.<ref>.supabase.co:5432/postgres, " +
 			"or run with REPLICATION_ENABLED=false (webhooks only)"
 	}

@@ -125,6 +125,9 @@ func runChecks(ctx context.Context, opt Options) ([]checkResult, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
+	// The simple query protocol needs no session state, so the checklist reads the
+	// database through a transaction pooler too, and says so (checkSession).
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %s", where(u), redact(errors.New(oneLine(err)), u))

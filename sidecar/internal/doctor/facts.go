@@ -15,6 +15,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
 
 // dbFacts is everything the checks look at, read from the target database in one
@@ -23,6 +24,11 @@ import (
 // A field whose read failed carries the error instead, and its check fails with it.
 type dbFacts struct {
 	Database string // current_database()
+
+	// Session is what sessioncheck.Probe found of the connection (nil when the URL
+	// alone refused it, or when the probe failed with SessionErr).
+	Session    *sessioncheck.Result
+	SessionErr error
 
 	// Settings holds pg_settings.setting by name (raw units, -1 for unlimited).
 	Settings    map[string]string
@@ -143,11 +149,20 @@ var (
 	slotMemoryPrivileges = []string{"SELECT", "INSERT", "UPDATE"}
 )
 
-// gather reads the facts with conn (an ordinary connection) and tries a replication
+// gather probes conn's configuration for session state (two connections of its
+// own), reads the facts with conn (an ordinary connection) and tries a replication
 // connection with replCfg. It returns an error only when conn itself fails; every
 // other failure is recorded in dbFacts.
 func gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Options) (*dbFacts, error) {
 	f := &dbFacts{Settings: map[string]string{}}
+	// Supabase's transaction pooler is refused by its port alone (checkSession).
+	if sessioncheck.ByPort(conn.Config().Port) == nil {
+		if r, err := sessioncheck.Probe(ctx, conn.Config()); err != nil {
+			f.SessionErr = err
+		} else {
+			f.Session = &r
+		}
+	}
 	if err := conn.QueryRow(ctx, `select current_database(), current_user`).Scan(&f.Database, &f.Role); err != nil {
 		return nil, fmt.Errorf("reading current database: %w", err)
 	}

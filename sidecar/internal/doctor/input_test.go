@@ -11,6 +11,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
+	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
 
 func TestRunMarksInputErrors(t *testing.T) {
@@ -50,6 +51,7 @@ func injected() *dbFacts {
 	}
 	return &dbFacts{
 		Database:        "postgres",
+		Session:         &sessioncheck.Result{Session: true},
 		Settings:        map[string]string{"wal_level": "logical", "max_replication_slots": "5", "max_wal_senders": "5", "max_slot_wal_keep_size": "4096"},
 		SlotsUsed:       1,
 		SendersUsed:     1,
