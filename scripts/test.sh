@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: brings the local database up (installing what is missing), then runs
-# the pgTAP suite with pg_prove, the Supabase CLI checks, the frontend contract
-# (generated types current, supabase/examples compiling) and the Go tests.
+# the pgTAP suite with pg_prove, the Supabase CLI checks (migration list, db lint,
+# db advisors), the frontend contract (generated types current, supabase/examples
+# compiling) and the Go tests.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -40,6 +41,9 @@ run_cli() {
   [ "$missing" = 0 ] || exit 1
   echo "== supabase db lint --remote=<url> --fail-on error"
   scripts/db.sh cli db lint --remote="$db" --fail-on error --level warning
+  # Supabase's Security and Performance Advisor lints, as the dashboard shows them.
+  echo "== supabase db advisors --remote=<url> --fail-on warn"
+  scripts/db.sh cli db advisors --remote="$db" --type all --level warn --fail-on warn
 }
 
 run_types() {
