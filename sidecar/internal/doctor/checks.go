@@ -115,7 +115,7 @@ func fail(name, detail, fix string) checkResult {
 	return checkResult{Name: name, Detail: detail, Fix: fix}
 }
 
-const push = `supabase db push --db-url "$DATABASE_URL"`
+const push = `supabase db push --remote="$DATABASE_URL"`
 
 // checkSession refuses the transaction pooler: the sidecar's prepared statements
 // and its leader lock belong to a session, which a transaction pooler hands to
