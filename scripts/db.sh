@@ -6,8 +6,8 @@
 #                           refresh the test template; prints the URL as its last line
 #   scripts/db.sh stop      stop the cluster
 #   scripts/db.sh reset     stop and delete the cluster (next 'up' starts from nothing)
-#   scripts/db.sh cli ...   run the pinned Supabase CLI
-#   scripts/db.sh install   install packages and build the CLI only
+#   scripts/db.sh cli ...   run the pinned Supabase CLI (npm, tools/supabase)
+#   scripts/db.sh install   install packages and the CLI only
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -23,12 +23,14 @@ fi
 PGDATA="$PGROOT/data"
 PGSOCK="$PGROOT/sock"
 PGLOG="$PGROOT/postgres.log"
-CLI_VERSION="v1.226.4"
-CLI="$LOCAL/bin/supabase-$CLI_VERSION"
+CLI_DIR="$ROOT/tools/supabase"
+CLI="$CLI_DIR/node_modules/supabase/dist/supabase.js"
 DB_URL="postgresql://postgres:postgres@127.0.0.1:$PGPORT/postgres"
 TEMPLATE_DB="talent_template"
 
 log() { echo "db: $*" >&2; }
+# shellcheck source=scripts/node.sh
+. "$ROOT/scripts/node.sh"
 
 # Postgres refuses to run as root: as root, run cluster commands as 'postgres'.
 as_pg() {
@@ -67,14 +69,14 @@ install_packages() {
   fi
 }
 
-build_cli() {
-  if [ ! -x "$CLI" ]; then
-    log "building the Supabase CLI $CLI_VERSION (first time only, takes a few minutes)"
-    mkdir -p "$LOCAL/bin"
-    (cd "$ROOT/tools/supabase-cli" && go build -o "$CLI.tmp" github.com/supabase/cli)
-    mv "$CLI.tmp" "$CLI"
-  fi
+# The Supabase CLI from npm (version in tools/supabase/package-lock.json): the package
+# runs the Linux binary that its optional dependency @supabase/cli-linux-<arch> carries.
+install_cli() {
+  ensure_node
+  npm_ci "$CLI_DIR"
 }
+
+cli() { (cd "$ROOT" && node "$CLI" "$@"); }
 
 start_cluster() {
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -126,7 +128,7 @@ migrations_hash() {
 migrate() {
   local db="$1"
   psql_su -d "$db" -f "$ROOT/supabase/local/bootstrap.sql" >/dev/null
-  (cd "$ROOT" && "$CLI" db push --include-all --db-url "postgresql://postgres:postgres@127.0.0.1:$PGPORT/$db" >&2 </dev/null)
+  cli db push --include-all --yes --remote="postgresql://postgres:postgres@127.0.0.1:$PGPORT/$db?sslmode=disable" >&2 </dev/null
 }
 
 refresh_template() {
@@ -150,7 +152,7 @@ up() {
   exec 9>"$LOCAL/db.lock"
   flock 9
   install_packages
-  build_cli
+  install_cli
   start_cluster
   migrate postgres
   psql_su -d postgres -f "$ROOT/supabase/seed.sql" >/dev/null
@@ -160,12 +162,16 @@ up() {
 
 case "${1:-up}" in
   up) up ;;
-  install) install_packages; build_cli ;;
+  install) install_packages; install_cli ;;
   stop) as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; log "stopped" ;;
   reset)
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
     rm -rf "$PGROOT"; log "cluster deleted" ;;
-  cli) shift; build_cli; cd "$ROOT" && exec "$CLI" "$@" ;;
+  cli)
+    shift
+    # Installing takes the lock `up` holds, so parallel runs never npm ci at once.
+    mkdir -p "$LOCAL"; exec 9>"$LOCAL/db.lock"; flock 9; install_cli; exec 9>&-
+    cd "$ROOT" && exec node "$CLI" "$@" ;;
   url) echo "$DB_URL" ;;
   hash) migrations_hash ;;
   *) echo "usage: $0 {up|stop|reset|cli ...|install|url}" >&2; exit 2 ;;

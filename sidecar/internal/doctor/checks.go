@@ -117,7 +117,7 @@ func fail(name, detail, fix string) checkResult {
 	return checkResult{Name: name, Detail: detail, Fix: fix}
 }
 
-const push = `supabase db push --db-url "$DATABASE_URL"`
+const push = `supabase db push --remote="$DATABASE_URL"`
 
 // checkSession refuses a connection without session state, a transaction pooler:
 // the sidecar's prepared statements and its leader lock belong to a session, which

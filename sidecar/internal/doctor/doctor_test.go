@@ -171,7 +171,7 @@ func TestBrokenStates(t *testing.T) {
 			},
 			want:   []string{"migrations applied"},
 			detail: "1 of " + fmt.Sprint(len(migrations)) + " not applied: " + middle,
-			fix:    `supabase db push --db-url "$DATABASE_URL" --include-all`,
+			fix:    `supabase db push --remote="$DATABASE_URL" --include-all`,
 		},
 		{
 			name: "no migration history",

@@ -1,7 +1,7 @@
 -- Catalogue checks: rules that must hold for every table, function, view and policy,
 -- including ones added later.
 begin;
-select plan(14);
+select plan(15);
 
 select is_empty($$
   select c.oid::regclass::text from pg_class c
@@ -36,6 +36,16 @@ select is_empty($$
      and p.pronamespace::regnamespace::text in ('public', 'private', 'sidecar')
      and not exists (select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%')
 $$, 'every SECURITY DEFINER function of ours pins its search_path');
+
+-- Every function, not only the security definer ones: Supabase's advisors warn on any
+-- without (lint 0011 function_search_path_mutable). Extension members are not ours.
+select is_empty($$
+  select p.oid::regprocedure::text from pg_proc p
+   where p.pronamespace::regnamespace::text in ('public', 'private', 'sidecar')
+     and not exists (select 1 from pg_depend d
+                      where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
+     and not exists (select 1 from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%')
+$$, 'every function of ours pins its search_path');
 
 select is_empty($$
   select c.oid::regclass::text from pg_class c
