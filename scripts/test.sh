@@ -2,7 +2,8 @@
 # make test: brings the local database up (installing what is missing), then runs
 # the pgTAP suite with pg_prove, the Supabase CLI checks, the frontend contract
 # (generated types current, supabase/examples compiling), the Go tests, and the
-# operator's files (deploy/k8s rendered and checked against Kubernetes' own types).
+# operator's files (deploy/k8s rendered and checked against Kubernetes' own types;
+# the alert rules checked and unit-tested with promtool).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
