@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 GO ?= go
 
-.PHONY: help db db-stop db-reset run build image test test-sql test-go test-cli test-types types bench policies lint
+.PHONY: help db db-stop db-reset run build image test test-sql test-go test-cli test-types test-ops types bench policies lint
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ image: ## build the sidecar image (podman, FROM scratch, no registry); last line
 run: build ## database + sidecar in the foreground (file email); DATABASE_URL overrides the database
 	@scripts/run.sh
 
-test: ## everything: pgTAP, CLI migration list + lint, types drift + typecheck, Go tests
+test: ## everything: pgTAP, CLI migration list + lint, types drift + typecheck, Go tests, ops checks
 	@scripts/test.sh all
 
 test-sql: ## pgTAP tests only
@@ -40,6 +40,9 @@ test-cli: ## Supabase CLI migration list + db lint only
 
 test-types: ## generated types current + supabase/examples typecheck only
 	@scripts/test.sh types
+
+test-ops: ## deploy/k8s rendered with kustomize and checked against Kubernetes types only
+	@scripts/test.sh ops
 
 types: ## regenerate supabase/types/database.ts (supabase-js types) from the migrations
 	@scripts/types.sh gen

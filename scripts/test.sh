@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # make test: brings the local database up (installing what is missing), then runs
 # the pgTAP suite with pg_prove, the Supabase CLI checks, the frontend contract
-# (generated types current, supabase/examples compiling) and the Go tests.
+# (generated types current, supabase/examples compiling), the Go tests, and the
+# operator's files (deploy/k8s rendered and checked against Kubernetes' own types).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 what="${1:-all}"
 
-URL="$(scripts/db.sh up | tail -n1)"
+# `ops` needs no database.
+if [ "$what" != ops ]; then
+  URL="$(scripts/db.sh up | tail -n1)"
+  # Go tests find the cluster through TEST_DATABASE_URL (sidecar/internal/testdb).
+  export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$URL}"
+fi
 PGPORT="${PGPORT:-54322}"
-# Go tests find the cluster through TEST_DATABASE_URL (sidecar/internal/testdb).
-export TEST_DATABASE_URL="${TEST_DATABASE_URL:-$URL}"
 export PGPASSWORD=postgres
 
 run_sql() {
@@ -52,11 +56,20 @@ run_go() {
   go test -count=1 -timeout 40m ./...
 }
 
+run_ops() {
+  # tools/k8scheck is its own Go module (kustomize and k8s.io/api stay out of the
+  # root go.mod; the root's ./... does not descend into it). Go fetches its modules.
+  echo "== deploy/k8s: kustomize render + strict decode into Kubernetes types (tools/k8scheck)"
+  mkdir -p "$ROOT/.local"
+  (cd tools/k8scheck && go test -count=1 ./... && go run . -dir ../../deploy/k8s -o "$ROOT/.local/k8s-rendered.yaml")
+}
+
 case "$what" in
-  all) run_sql; run_cli; run_types; run_go ;;
+  all) run_sql; run_cli; run_types; run_go; run_ops ;;
   sql) run_sql ;;
   cli) run_cli ;;
   types) run_types ;;
   go) run_go ;;
-  *) echo "usage: $0 {all|sql|cli|types|go}" >&2; exit 2 ;;
+  ops) run_ops ;;
+  *) echo "usage: $0 {all|sql|cli|types|go|ops}" >&2; exit 2 ;;
 esac

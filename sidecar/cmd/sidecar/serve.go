@@ -145,7 +145,8 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	// The outbox yields to the pipeline while it is behind.
 	outbox := emailsend.NewOutbox(pool, provider, live, pipe, queued,
-		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll}, log)
+		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll,
+			Registry: reg}, log)
 	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
 	if err != nil {
 		return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)

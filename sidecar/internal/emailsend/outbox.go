@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
 	"github.com/talent-onboarding/backend/sidecar/internal/leasequeue"
@@ -32,6 +33,9 @@ type Options struct {
 	BackoffBase time.Duration // first retry delay (1s), doubled per attempt, with jitter
 	BackoffMax  time.Duration // longest retry delay (15m)
 	YieldPause  time.Duration // the pause between claims while the pipeline is behind (100ms)
+	// Registry, when set, gets sidecar_email_sends_total{outcome}: the alert rules
+	// (deploy/prometheus) tell a failing outbox from it.
+	Registry prometheus.Registerer
 }
 
 // defaultSendTimeout bounds one delivery attempt unless Options or ProviderOptions
@@ -107,6 +111,9 @@ type Outbox struct {
 	sent chan sentEmail
 	// yields counts claim rounds delayed for the pipeline (tests read it).
 	yields atomic.Int64
+	// sends counts delivery attempts by outcome: sent, retry (a temporary error, tried
+	// again later), failed (given up: permanent error or attempts exhausted).
+	sends *prometheus.CounterVec
 }
 
 // sentEmail is a successful send waiting to be recorded; recorded is closed once
@@ -124,8 +131,17 @@ func NewOutbox(pool *pgxpool.Pool, provider Provider, render Renderer, backlog B
 	if wake == nil {
 		wake = leasequeue.NewWakeup()
 	}
-	return &Outbox{pool: pool, provider: provider, render: render, backlog: backlog, wake: wake, opts: opts,
-		log: log.With("component", "emailsend.outbox")}
+	o := &Outbox{pool: pool, provider: provider, render: render, backlog: backlog, wake: wake, opts: opts,
+		log: log.With("component", "emailsend.outbox"),
+		sends: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sidecar_email_sends_total",
+			Help: "Email delivery attempts by outcome (sent, retry, failed)."}, []string{"outcome"})}
+	for _, outcome := range []string{"sent", "retry", "failed"} {
+		o.sends.WithLabelValues(outcome) // every series exists from the start, so rate() sees the first one
+	}
+	if opts.Registry != nil {
+		opts.Registry.MustRegister(o.sends)
+	}
+	return o
 }
 
 // Start runs the sender until Stop. It returns at once.
@@ -280,6 +296,7 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 		e := sentEmail{c: c, providerID: providerID, recorded: make(chan struct{})}
 		o.sent <- e
 		<-e.recorded
+		o.sends.WithLabelValues("sent").Inc()
 		return
 	default:
 		perm, retryAt := classify(sendErr)
@@ -292,6 +309,7 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 				msg = fmt.Sprintf("gave up after %d attempts: %s", c.attempts, msg)
 			}
 			o.log.Warn("email failed", "id", c.id, "type", c.msg.Type, "attempts", c.attempts, "error", msg)
+			o.sends.WithLabelValues("failed").Inc()
 			_, err = o.pool.Exec(ctx, `update public.email_notifications
 				set status = 'failed', last_error = $2, updated_at = now()
 				where id = $1::uuid and status = 'queued'`, c.id, msg)
@@ -301,6 +319,7 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 				delay = d + time.Duration(rand.Int64N(int64(o.opts.BackoffBase)))
 			}
 			o.log.Info("email will be retried", "id", c.id, "attempts", c.attempts, "in", delay, "error", msg)
+			o.sends.WithLabelValues("retry").Inc()
 			_, err = o.pool.Exec(ctx, `update public.email_notifications
 				set last_error = $2, next_attempt_at = now() + $3::interval, updated_at = now()
 				where id = $1::uuid and status = 'queued'`, c.id, msg, delay)

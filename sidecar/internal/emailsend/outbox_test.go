@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/email"
@@ -96,10 +98,26 @@ func TestOutboxSendGridFaults(t *testing.T) {
 			fake.FailNext(tc.faults...)
 			key := "k:" + tc.name
 			f.queueOne(t, key)
-			startOutbox(t, f, newSendGrid(apiKey, fake.URL, 300*time.Millisecond, 4),
-				nil, nil, Options{MaxAttempts: tc.maxAttempts, SendTimeout: 300 * time.Millisecond})
+			reg := prometheus.NewPedanticRegistry()
+			o := startOutbox(t, f, newSendGrid(apiKey, fake.URL, 300*time.Millisecond, 4),
+				nil, nil, Options{MaxAttempts: tc.maxAttempts, SendTimeout: 300 * time.Millisecond, Registry: reg})
 			eventually(t, "final state", func() bool { return f.row(t, key).Status != "queued" })
 			r := f.row(t, key)
+			// sidecar_email_sends_total: every attempt but the last retried; the last
+			// sent or failed (the alert rules read these).
+			want := map[string]float64{"sent": float64(tc.wantSent), "retry": float64(tc.wantAttempts - 1), "failed": 0}
+			if tc.wantStatus == "failed" {
+				want["failed"] = 1
+			}
+			eventually(t, "the outcome counted", func() bool {
+				return testutil.ToFloat64(o.sends.WithLabelValues("sent"))+testutil.ToFloat64(o.sends.WithLabelValues("failed")) == 1
+			})
+			for outcome, n := range want {
+				require.Equal(t, n, testutil.ToFloat64(o.sends.WithLabelValues(outcome)), outcome)
+			}
+			n, err := testutil.GatherAndCount(reg, "sidecar_email_sends_total")
+			require.NoError(t, err)
+			require.Equal(t, 3, n, "one series per outcome, registered")
 			require.Equal(t, tc.wantStatus, r.Status)
 			require.Equal(t, tc.wantAttempts, r.Attempts)
 			require.Contains(t, r.LastError, tc.wantErr)
