@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 GO ?= go
 
-.PHONY: help db db-stop db-reset run build image test test-sql test-go test-cli test-types test-ops types bench policies lint
+.PHONY: help db db-stop db-reset run build image test test-sql test-go test-cli test-types test-ops test-image types bench policies lint
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ test-types: ## generated types current + supabase/examples typecheck only
 
 test-ops: ## deploy/k8s rendered with kustomize and checked against Kubernetes types only
 	@scripts/test.sh ops
+
+test-image: ## the image only: make image, then podman run and podman kube play of it against the database
+	@scripts/test.sh image
 
 types: ## regenerate supabase/types/database.ts (supabase-js types) from the migrations
 	@scripts/types.sh gen
