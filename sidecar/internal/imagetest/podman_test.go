@@ -36,13 +36,14 @@ type podman struct {
 
 func newPodman(t testing.TB) *podman {
 	t.Helper()
+	imageArchive(t) // without SIDECAR_IMAGE_ARCHIVE, builds the image, which installs podman
 	if _, err := exec.LookPath("podman"); err != nil {
 		t.Fatalf("podman is not installed (scripts/image.sh install, or make test, installs it): %v", err)
 	}
 	local := filepath.Join(testdb.Root(t), ".local", "containers")
 	conf := filepath.Join(local, "containers.conf")
 	if _, err := os.Stat(conf); err != nil {
-		t.Fatalf("%s is missing: run scripts/image.sh (make image): %v", conf, err)
+		t.Fatalf("%s is missing: scripts/image.sh (make image) writes it: %v", conf, err)
 	}
 	store := filepath.Join(local, "test")
 	return &podman{
