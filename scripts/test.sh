@@ -72,20 +72,41 @@ run_image() {
   go test -count=1 -v -timeout 10m ./sidecar/internal/imagetest
 }
 
+ensure_promtool() {
+  command -v promtool >/dev/null && return
+  echo "== installing promtool (Debian's prometheus package)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  # The package enables a Prometheus server (:9090) and starts it where services may
+  # start; only promtool is wanted here, so stop and disable the server it installed.
+  if [ -d /run/systemd/system ]; then
+    $sudo systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  else
+    $sudo service prometheus stop >/dev/null 2>&1 || true
+    $sudo update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+}
+
 run_ops() {
   # tools/k8scheck is its own Go module (kustomize and k8s.io/api stay out of the
   # root go.mod; the root's ./... does not descend into it). Go fetches its modules.
   echo "== deploy/k8s: kustomize render + strict decode into Kubernetes types (tools/k8scheck)"
   mkdir -p "$ROOT/.local"
   (cd tools/k8scheck && go test -count=1 ./... && go run . -dir ../../deploy/k8s -o "$ROOT/.local/k8s-rendered.yaml")
+  ensure_promtool
+  echo "== alert rules: promtool check rules + promtool test rules (deploy/prometheus)"
+  promtool check rules deploy/prometheus/talent-sidecar.rules.yml
+  promtool test rules deploy/prometheus/talent-sidecar.rules_test.yml
 }
 
 case "$what" in
-  all) run_sql; run_cli; run_types; run_go; run_ops ;;
+  all) ensure_promtool; run_sql; run_cli; run_types; run_go; run_ops ;;
   sql) run_sql ;;
   cli) run_cli ;;
   types) run_types ;;
-  go) run_go ;;
+  go) ensure_promtool; run_go ;;
   ops) run_ops ;;
   image) run_image ;;
   *) echo "usage: $0 {all|sql|cli|types|go|ops|image}" >&2; exit 2 ;;

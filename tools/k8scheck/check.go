@@ -65,7 +65,9 @@ type Result struct {
 // example Secret the Deployment's secretKeyRefs are checked against; it is not part
 // of the kustomization because the real one is created out of band.
 // An error is returned only when rendering itself fails.
-func Check(dir, secretExample string) (*Result, error) {
+// rules (a plain Prometheus rules file, may be "") is what the rendered
+// PrometheusRule must carry.
+func Check(dir, secretExample, rules string) (*Result, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
@@ -109,6 +111,9 @@ func Check(dir, secretExample string) (*Result, error) {
 	}
 	if len(r.Problems) == 0 {
 		r.Problems = crossCheck(r.Objects, secret)
+	}
+	if rules != "" && len(r.Problems) == 0 {
+		r.Problems = checkRules(r.Objects, rules, dir)
 	}
 	return r, nil
 }

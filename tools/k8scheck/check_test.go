@@ -10,25 +10,32 @@ import (
 
 const shipped = "../../deploy/k8s"
 
-// copyManifests copies deploy/k8s into a temporary directory and applies edits
-// (file -> old -> new, each old must occur exactly once), so every test breaks
-// the real manifests in one place.
+// copyManifests copies deploy/k8s and deploy/prometheus into a temporary deploy/
+// and applies edits (file relative to k8s/ -> old -> new, each old must occur
+// exactly once), so every test breaks the real files in one place. It returns the
+// copy of k8s/.
 func copyManifests(t *testing.T, edits ...[3]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	files, err := filepath.Glob(filepath.Join(shipped, "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no manifests in %s: %v", shipped, err)
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
+	root := t.TempDir()
+	for _, sub := range []string{"k8s", "prometheus"} {
+		files, err := filepath.Glob(filepath.Join(shipped, "..", sub, "*.y*ml"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no files in deploy/%s: %v", sub, err)
+		}
+		if err := os.Mkdir(filepath.Join(root, sub), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			t.Fatal(err)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, sub, filepath.Base(f)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	dir := filepath.Join(root, "k8s")
 	for _, e := range edits {
 		p := filepath.Join(dir, e[0])
 		b, err := os.ReadFile(p)
@@ -66,6 +73,7 @@ func TestShippedManifestsAreValid(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, stderr)
 	}
 	for _, want := range []string{"kind: ConfigMap", "kind: Deployment", "kind: Service\n", "kind: PodDisruptionBudget", "kind: ServiceMonitor",
+		"kind: PrometheusRule", "alert: SidecarDown",
 		"image: registry.example.com/talent-sidecar:0.1.0", "app.kubernetes.io/part-of: talent-onboarding"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rendered output lacks %q", want)
@@ -147,6 +155,18 @@ func TestBrokenManifestsFail(t *testing.T) {
 		{"quantity that does not parse",
 			[3]string{"deployment.yaml", "memory: 64Mi", "memory: 64 MB"},
 			[]string{"Deployment talent-sidecar", "quantities must match"}},
+		{"rules file changed, PrometheusRule not regenerated",
+			[3]string{"../prometheus/talent-sidecar.rules.yml", "> 256 * 1024 * 1024", "> 512 * 1024 * 1024"},
+			[]string{"PrometheusRule talent-sidecar: spec.groups", `rule [1] (SidecarSlotLagHigh) differs`, "-write-prometheusrule"}},
+		{"PrometheusRule typo",
+			[3]string{"prometheusrule.yaml", "      rules:\n        - alert: SidecarDown", "      rulez:\n        - alert: SidecarDown"},
+			[]string{"PrometheusRule talent-sidecar", `unknown field "spec.groups[0].rulez"`}},
+		{"PrometheusRule rule with neither alert nor record",
+			[3]string{"prometheusrule.yaml", "        - alert: SidecarDown\n          expr:", "        - expr:"},
+			[]string{"PrometheusRule talent-sidecar: spec.groups[0].rules[0]: exactly one of alert and record"}},
+		{"rules file typo",
+			[3]string{"../prometheus/talent-sidecar.rules.yml", "    annotations:\n          summary: No talent", "    anotations:\n          summary: No talent"},
+			[]string{"talent-sidecar.rules.yml", `unknown field "anotations"`}},
 		{"volume mount without a volume",
 			[3]string{"deployment.yaml", "            - name: tmp\n              mountPath: /tmp", "            - name: scratch\n              mountPath: /tmp"},
 			[]string{"volumeMounts[0].name", `no volume "scratch"`}},
@@ -176,5 +196,30 @@ func TestRenderErrorFails(t *testing.T) {
 	code, stderr, _ := runCLI(t, dir)
 	if code != 1 || !strings.Contains(stderr, "missing.yaml") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// prometheusrule.yaml says it is generated: it must be exactly what the generator
+// writes today.
+func TestPrometheusRuleIsGenerated(t *testing.T) {
+	want, err := prometheusRuleYAML(filepath.Join(shipped, "../prometheus/talent-sidecar.rules.yml"), "deploy/prometheus/talent-sidecar.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(shipped, prometheusRuleFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("deploy/k8s/%s is not what -write-prometheusrule writes: run `cd tools/k8scheck && go run . -write-prometheusrule`", prometheusRuleFile)
+	}
+	// and the generator's round trip through the check agrees
+	dir := copyManifests(t)
+	var so, se bytes.Buffer
+	if code := run([]string{"-dir", dir, "-write-prometheusrule"}, &so, &se); code != 0 {
+		t.Fatalf("exit %d: %s", code, se.String())
+	}
+	if code, stderr, _ := runCLI(t, dir); code != 0 {
+		t.Fatalf("exit %d after regenerating: %s", code, stderr)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -25,9 +26,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	dir := fs.String("dir", "../../deploy/k8s", "kustomization directory to render")
 	out := fs.String("o", "", "write the rendered multi-document YAML here (- for stdout); nothing is written when a check fails")
 	secret := fs.String("secret", "secret.example.yaml", "example Secret, relative to -dir, that secretKeyRefs are checked against (\"\" to skip)")
+	rules := fs.String("rules", "../prometheus/talent-sidecar.rules.yml", "plain Prometheus rules file, relative to -dir, the rendered PrometheusRule must equal (\"\" to skip)")
+	writeRule := fs.Bool("write-prometheusrule", false, "write DIR/"+prometheusRuleFile+" from -rules and exit")
 	withSecret := fs.Bool("with-secret", false, "append the example Secret to the output (for podman kube play; never for a cluster)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: k8scheck [-dir DIR] [-o FILE] [-secret FILE] [-with-secret]\n"+
+		fmt.Fprintf(stderr, "usage: k8scheck [-dir DIR] [-o FILE] [-secret FILE] [-rules FILE] [-with-secret] | -write-prometheusrule\n"+
 			"Renders DIR with kustomize and validates it against Kubernetes %s.\n", KubernetesRelease)
 		fs.PrintDefaults()
 	}
@@ -45,7 +48,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			secretPath = filepath.Join(*dir, secretPath)
 		}
 	}
-	res, err := Check(*dir, secretPath)
+	rulesPath := ""
+	if *rules != "" {
+		rulesPath = *rules
+		if !filepath.IsAbs(rulesPath) {
+			rulesPath = filepath.Join(*dir, rulesPath)
+		}
+	}
+	if *writeRule {
+		return writePrometheusRule(*dir, rulesPath, stderr)
+	}
+	res, err := Check(*dir, secretPath, rulesPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "k8scheck: %v\n", err)
 		return 1
@@ -78,5 +91,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	fmt.Fprintf(stderr, "k8scheck: %s: %d objects valid against Kubernetes %s\n", *dir, len(res.Objects), KubernetesRelease)
+	return 0
+}
+
+func writePrometheusRule(dir, rulesPath string, stderr io.Writer) int {
+	if rulesPath == "" {
+		fmt.Fprintln(stderr, "k8scheck: -write-prometheusrule needs -rules")
+		return 2
+	}
+	rel, err := filepath.Rel(filepath.Join(dir, "../.."), rulesPath)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		rel = filepath.Base(rulesPath)
+	}
+	b, err := prometheusRuleYAML(rulesPath, filepath.ToSlash(rel))
+	if err != nil {
+		fmt.Fprintf(stderr, "k8scheck: %v\n", err)
+		return 1
+	}
+	out := filepath.Join(dir, prometheusRuleFile)
+	if err := os.WriteFile(out, b, 0o644); err != nil {
+		fmt.Fprintf(stderr, "k8scheck: %v\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "k8scheck: wrote %s from %s\n", out, rulesPath)
 	return 0
 }

@@ -93,6 +93,9 @@ func New(pool *pgxpool.Pool, opts Options, log *slog.Logger, reg prometheus.Regi
 			Name: "sidecar_storage_objects_removed_total", Help: "Storage objects removed for deleted talents.",
 		}),
 	}
+	for _, outcome := range []string{"done", "retry", "failed"} {
+		c.outcomes.WithLabelValues(outcome) // exported from the start: increase() then sees the first failure
+	}
 	if reg != nil {
 		reg.MustRegister(c.outcomes, c.removed)
 	}
