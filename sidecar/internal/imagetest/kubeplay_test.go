@@ -251,7 +251,11 @@ func TestKubePlayDeployment(t *testing.T) {
 	t.Logf("kube play to both pods ready: %s", time.Since(played0).Round(time.Millisecond))
 
 	// Exactly one streams.
-	base := func(c string) string { return "http://" + net.JoinHostPort(ips[c], "8080") }
+	// The readiness probe's URL less its path: the pod's address and the named port.
+	base := func(c string) string {
+		u := probeURL(t, container, "readinessProbe", ips[c])
+		return strings.TrimSuffix(u, obj(t, container, "readinessProbe", "httpGet", "path").(string))
+	}
 	leader, standby := "", ""
 	require.True(t, waitFor(30*time.Second, func() bool {
 		_, s0 := readyz(base(ctrs[0]))
