@@ -28,6 +28,10 @@ const gracePeriod = 30 * time.Second
 func TestImageRun(t *testing.T) {
 	p := newPodman(t)
 	image := loadImage(t, p)
+	// Containers of an interrupted earlier run (this store is the tests' own).
+	if stale := strings.Fields(p.must("ps", "-a", "-q", "--filter", "name=^imagetest-")); len(stale) > 0 {
+		p.must(append([]string{"rm", "-f", "-t", "0"}, stale...)...)
+	}
 	db := testdb.New(t)
 	fake := sendgridfake.New(sendGridKey)
 	defer fake.Close()
