@@ -41,7 +41,7 @@ test-cli: ## Supabase CLI migration list + db lint only
 test-types: ## generated types current + supabase/examples typecheck only
 	@scripts/test.sh types
 
-test-ops: ## deploy/k8s rendered with kustomize and checked against Kubernetes types only
+test-ops: ## deploy/k8s checked against Kubernetes types (tools/k8scheck) + alert rules with promtool only
 	@scripts/test.sh ops
 
 test-image: ## the image only: make image, then podman run and podman kube play of it against the database

@@ -2,8 +2,9 @@
 # make test: brings the local database up (installing what is missing), then runs
 # the pgTAP suite with pg_prove, the Supabase CLI checks, the frontend contract
 # (generated types current, supabase/examples compiling), the Go tests, and the
-# operator's files (deploy/k8s rendered and checked against Kubernetes' own types).
-# The Go tests include the container image (make image), run with podman.
+# operator's files (deploy/k8s rendered and checked against Kubernetes' own types;
+# the alert rules checked and unit-tested with promtool). The Go tests include the
+# container image (make image), run with podman.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
 // KubernetesRelease is the API the objects are decoded into: k8s.io/api v0.37.x is
@@ -71,11 +72,11 @@ func Check(dir, secretExample, rules string) (*Result, error) {
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	rm, err := k.Run(filesys.MakeFsOnDisk(), dir)
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		return nil, fmt.Errorf("kustomize build %s: %w%s", dir, err, whichFile(dir))
 	}
 	out, err := rm.AsYaml()
 	if err != nil {
-		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
+		return nil, fmt.Errorf("kustomize build %s: %w%s", dir, err, whichFile(dir))
 	}
 	r := &Result{YAML: out}
 	dec := serializer.NewCodecFactory(newScheme(), serializer.EnableStrict).UniversalDeserializer()
@@ -626,4 +627,26 @@ func render(r *Result, withSecret string) ([]byte, error) {
 	buf.WriteString("---\n")
 	buf.Write(b)
 	return buf.Bytes(), nil
+}
+
+// whichFile names the file of dir that does not parse as strict YAML (duplicate
+// keys, say): kustomize's own message gives a line number but not the file.
+func whichFile(dir string) string {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.y*ml"))
+	var out []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for i, doc := range strings.Split(string(b), "\n---") {
+			if _, err := yaml.YAMLToJSONStrict([]byte(doc)); err != nil {
+				out = append(out, fmt.Sprintf("%s (document %d): %s", filepath.Base(f), i+1, decodeMessage(err)))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "\n  in " + strings.Join(out, "\n  in ")
 }

@@ -192,8 +192,15 @@ func TestBrokenManifestsFail(t *testing.T) {
 // A kustomization that does not build (a resource that does not exist) is an
 // error too, not an empty success.
 func TestRenderErrorFails(t *testing.T) {
+	// A key given twice: kustomize refuses it; the message names the file.
+	dup := copyManifests(t, [3]string{"pdb.yaml", "  minAvailable: 1\n", "  minAvailable: 1\n  minAvailable: 2\n"})
+	code, stderr, out := runCLI(t, dup)
+	if code != 1 || out != "" || !strings.Contains(stderr, "pdb.yaml (document 1)") || !strings.Contains(stderr, `"minAvailable" already set`) {
+		t.Fatalf("duplicate key: exit %d, stderr:\n%s", code, stderr)
+	}
+
 	dir := copyManifests(t, [3]string{"kustomization.yaml", "  - pdb.yaml\n", "  - pdb.yaml\n  - missing.yaml\n"})
-	code, stderr, _ := runCLI(t, dir)
+	code, stderr, _ = runCLI(t, dir)
 	if code != 1 || !strings.Contains(stderr, "missing.yaml") {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
 	}
