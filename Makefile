@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 GO ?= go
 
-.PHONY: help db db-stop db-reset run build test test-sql test-go test-cli test-types test-ops types bench policies lint
+.PHONY: help db db-stop db-reset run build image test test-sql test-go test-cli test-types test-ops test-image types bench policies lint
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -19,6 +19,9 @@ db-reset: ## delete the local database (the next `make db` starts from nothing)
 
 build: ## build bin/sidecar
 	$(GO) build -o bin/sidecar ./sidecar/cmd/sidecar
+
+image: ## build the sidecar image (podman, FROM scratch, no registry); last line is the docker-archive's path
+	@scripts/image.sh
 
 run: build ## database + sidecar in the foreground (file email); DATABASE_URL overrides the database
 	@scripts/run.sh
@@ -40,6 +43,9 @@ test-types: ## generated types current + supabase/examples typecheck only
 
 test-ops: ## deploy/k8s checked against Kubernetes types (tools/k8scheck) + alert rules with promtool only
 	@scripts/test.sh ops
+
+test-image: ## the image only: make image, then podman run and podman kube play of it against the database
+	@scripts/test.sh image
 
 types: ## regenerate supabase/types/database.ts (supabase-js types) from the migrations
 	@scripts/types.sh gen

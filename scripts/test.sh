@@ -4,6 +4,7 @@
 # db advisors), the frontend contract (generated types current, supabase/examples
 # compiling), the Go tests, and the operator's files (deploy/k8s rendered and checked
 # against Kubernetes' own types; the alert rules checked and unit-tested with promtool).
+# The Go tests include the container image (make image), run with podman.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -57,9 +58,24 @@ run_types() {
   scripts/types.sh tsc
 }
 
+# The image the Go tests run (sidecar/internal/imagetest): built once, here, with
+# podman installed first when missing; the tests read the archive's path.
+build_image() {
+  echo "== make image (scripts/image.sh)"
+  SIDECAR_IMAGE_ARCHIVE="$(scripts/image.sh | tail -n1)"
+  export SIDECAR_IMAGE_ARCHIVE
+}
+
 run_go() {
+  build_image
   echo "== go test ./..."
   go test -count=1 -timeout 40m ./...
+}
+
+run_image() {
+  build_image
+  echo "== go test ./sidecar/internal/imagetest (the image with podman run and podman kube play)"
+  go test -count=1 -v -timeout 10m ./sidecar/internal/imagetest
 }
 
 ensure_promtool() {
@@ -98,5 +114,6 @@ case "$what" in
   types) run_types ;;
   go) ensure_promtool; run_go ;;
   ops) run_ops ;;
-  *) echo "usage: $0 {all|sql|cli|types|go|ops}" >&2; exit 2 ;;
+  image) run_image ;;
+  *) echo "usage: $0 {all|sql|cli|types|go|ops|image}" >&2; exit 2 ;;
 esac

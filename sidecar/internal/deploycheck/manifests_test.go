@@ -3,7 +3,6 @@ package deploycheck
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -250,18 +249,25 @@ func TestKustomizationResources(t *testing.T) {
 	require.Equal(t, want, got)
 }
 
-// The image's health check uses the binary's own subcommand (distroless has no
-// curl) and the port it exposes is the ConfigMap's.
-func TestDockerfile(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join(testdb.Root(t), "deploy", "Dockerfile"))
+// The image is the host-built static binary on an empty base: nothing to pull, one
+// user, and the health check is the binary's own subcommand (there is no curl). The
+// port it exposes is the ConfigMap's. The build flags live in scripts/image.sh.
+func TestContainerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testdb.Root(t), "deploy", "Containerfile"))
 	require.NoError(t, err)
 	s := string(b)
+	require.Equal(t, []string{"FROM scratch"}, regexp.MustCompile(`(?m)^FROM .*$`).FindAllString(s, -1))
 	require.Regexp(t, regexp.MustCompile(`(?m)^HEALTHCHECK .*\n?.*CMD \["/sidecar", "healthcheck"\]`), s)
 	require.Regexp(t, regexp.MustCompile(`(?m)^EXPOSE 8080$`), s)
-	require.Regexp(t, regexp.MustCompile(`(?m)^USER 65532`), s)
+	require.Regexp(t, regexp.MustCompile(`(?m)^USER 65532:65532$`), s)
+	require.NotRegexp(t, regexp.MustCompile(`(?m)^RUN `), s, "scratch has no shell to RUN in")
+
+	b, err = os.ReadFile(filepath.Join(testdb.Root(t), "scripts", "image.sh"))
+	require.NoError(t, err)
+	s = string(b)
 	require.Contains(t, s, "CGO_ENABLED=0")
+	require.Contains(t, s, "-trimpath")
 	require.Contains(t, s, "./sidecar/cmd/sidecar")
-	if !strings.HasPrefix(s, "# syntax=") {
-		t.Fatal(errors.New("the syntax directive must be the first line"))
-	}
+	require.Contains(t, s, "--format docker ", "OCI image configs drop HEALTHCHECK")
+	require.Contains(t, s, "--format docker-archive")
 }
