@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
@@ -47,16 +48,9 @@ type checkResult struct {
 	Fix    string // set when !OK or Warn: what to run or change
 }
 
-// webhookTrigger is the trigger deploy/supabase/register-webhooks.sql creates on
-// the change record table.
-const webhookTrigger = "talent_sidecar_webhook"
-
-// slotMemory is where EnsureSlot remembers the slots it made.
-var slotMemory = change.Table{Schema: "sidecar", Name: "replication_slots"}
-
 // evaluate runs every check over f. It is pure so tests can inject facts that
 // cannot be produced on a shared server.
-func evaluate(f *dbFacts, opt Options) []checkResult {
+func evaluate(f *inspect.Facts, opt Options) []checkResult {
 	var out []checkResult
 	add := func(m Mode, rs ...checkResult) {
 		for _, r := range rs {
@@ -68,7 +62,7 @@ func evaluate(f *dbFacts, opt Options) []checkResult {
 		checkSession(f, opt),
 		checkMigrations(f, opt),
 		checkChangeRecord(f),
-		checkAccess("change record access", f, change.Records, f.Changes, changesPrivileges))
+		checkAccess("change record access", f, change.Records, f.Changes, inspect.ChangesPrivileges))
 	add(Replication,
 		checkWALLevel(f),
 		checkSlotsFree(f, opt),
@@ -80,7 +74,7 @@ func evaluate(f *dbFacts, opt Options) []checkResult {
 	}
 	add(Replication,
 		checkReplicaIdentity(f),
-		checkAccess("slot memory access", f, slotMemory, f.SlotMemory, slotMemoryPrivileges),
+		checkAccess("slot memory access", f, inspect.SlotMemory, f.SlotMemory, inspect.SlotMemoryPrivileges),
 		checkSlot(f, opt),
 		checkSlotLag(f, opt),
 		checkWALKeep(f, opt))
@@ -125,7 +119,7 @@ const push = `supabase db push --remote="$DATABASE_URL"`
 // transaction pooler is refused by its port; any other connection by what
 // sessioncheck's probe saw. The session pooler is fine for webhooks only; the
 // replication connection is refused by any pooler (see there).
-func checkSession(f *dbFacts, opt Options) checkResult {
+func checkSession(f *inspect.Facts, opt Options) checkResult {
 	const name = "session connection"
 	if u, err := url.Parse(opt.DatabaseURL); err == nil {
 		if port, err := strconv.ParseUint(u.Port(), 10, 16); err == nil {
@@ -154,7 +148,7 @@ func checkSession(f *dbFacts, opt Options) checkResult {
 // migration names a recorded table's triggers <table>_record_<what>: one records its
 // changes, and deletes are recorded by it or by <table>_record_delete (a talent's
 // change trigger fires on updates only, as a new draft is nothing to act on).
-func checkChangeRecord(f *dbFacts) checkResult {
+func checkChangeRecord(f *inspect.Facts) checkResult {
 	const name = "change record"
 	switch {
 	case f.RecordedErr != nil:
@@ -213,7 +207,7 @@ func checkChangeRecord(f *dbFacts) checkResult {
 // checkAccess checks what the sidecar does with one of its own tables. Both tables
 // have row level security on and no policy, so a role that does not bypass it
 // reads nothing and may write nothing, whatever its grants.
-func checkAccess(name string, f *dbFacts, table change.Table, a *tableAccess, privileges []string) checkResult {
+func checkAccess(name string, f *inspect.Facts, table change.Table, a *inspect.TableAccess, privileges []string) checkResult {
 	qualified := table.QualifiedName()
 	if f.AccessErr != nil {
 		return fail(name, f.AccessErr.Error(), "run doctor with the role the sidecar uses")
@@ -257,7 +251,7 @@ func checkAccess(name string, f *dbFacts, table change.Table, a *tableAccess, pr
 	return pass(name, fmt.Sprintf("%s may %s %s", f.Role, strings.Join(held, ", "), qualified))
 }
 
-func checkWALLevel(f *dbFacts) checkResult {
+func checkWALLevel(f *inspect.Facts) checkResult {
 	const name = "wal_level = logical"
 	if f.SettingsErr != nil {
 		return fail(name, "cannot read pg_settings: "+f.SettingsErr.Error(), "run doctor with the role the sidecar uses on the primary")
@@ -271,7 +265,7 @@ func checkWALLevel(f *dbFacts) checkResult {
 			"Hosted Supabase projects run with wal_level = logical already: check that DATABASE_URL points at the project's primary")
 }
 
-func settingInt(f *dbFacts, name string) (int, bool) {
+func settingInt(f *inspect.Facts, name string) (int, bool) {
 	n, err := strconv.Atoi(f.Settings[name])
 	return n, err == nil
 }
@@ -279,7 +273,7 @@ func settingInt(f *dbFacts, name string) (int, bool) {
 // capacity compares the limit a max_* setting sets with what is in use (slots, WAL
 // senders): the detail both capacity checks print and how many are free, or the
 // failed checkResult when it cannot tell.
-func capacity(f *dbFacts, name, setting, what string, used int) (detail string, free int, failed *checkResult) {
+func capacity(f *inspect.Facts, name, setting, what string, used int) (detail string, free int, failed *checkResult) {
 	max, ok := settingInt(f, setting)
 	if f.SettingsErr != nil || f.UsageErr != nil || !ok {
 		r := fail(name, fmt.Sprintf("cannot count %s: %v", what, firstErr(f.SettingsErr, f.UsageErr)), "run doctor with the role the sidecar uses")
@@ -289,7 +283,7 @@ func capacity(f *dbFacts, name, setting, what string, used int) (detail string, 
 	return fmt.Sprintf("%d of %d in use, %d free", used, max, free), free, nil
 }
 
-func checkSlotsFree(f *dbFacts, opt Options) checkResult {
+func checkSlotsFree(f *inspect.Facts, opt Options) checkResult {
 	const name = "replication slots available"
 	detail, free, failed := capacity(f, name, "max_replication_slots", "slots", f.SlotsUsed)
 	if failed != nil {
@@ -306,7 +300,7 @@ func checkSlotsFree(f *dbFacts, opt Options) checkResult {
 			"or raise max_replication_slots (restart; hosted: supabase postgres-config update --project-ref <ref> --config max_replication_slots=<n>)")
 }
 
-func checkSendersFree(f *dbFacts, opt Options) checkResult {
+func checkSendersFree(f *inspect.Facts, opt Options) checkResult {
 	const name = "WAL senders available"
 	detail, free, failed := capacity(f, name, "max_wal_senders", "WAL senders", f.SendersUsed)
 	if failed != nil {
@@ -323,7 +317,7 @@ func checkSendersFree(f *dbFacts, opt Options) checkResult {
 			"or raise max_wal_senders (restart; hosted: supabase postgres-config update --project-ref <ref> --config max_wal_senders=<n>)")
 }
 
-func checkRole(f *dbFacts) checkResult {
+func checkRole(f *inspect.Facts) checkResult {
 	const name = "role has REPLICATION"
 	if f.RoleErr != nil {
 		return fail(name, "cannot read pg_roles: "+f.RoleErr.Error(), "run doctor with the role the sidecar uses")
@@ -339,7 +333,7 @@ func checkRole(f *dbFacts) checkResult {
 			"which has REPLICATION, or on Postgres 17+ grant it from postgres), or run with REPLICATION_ENABLED=false (webhooks only)", quoteIdent(f.Role)))
 }
 
-func checkReplicationConnection(f *dbFacts, opt Options) checkResult {
+func checkReplicationConnection(f *inspect.Facts, opt Options) checkResult {
 	const name = "replication connection"
 	if f.ReplicationErr == nil {
 		return pass(name, "IDENTIFY_SYSTEM over replication=database works")
@@ -361,7 +355,7 @@ func checkReplicationConnection(f *dbFacts, opt Options) checkResult {
 // missing or different one passes when the role may create or correct it, as the
 // sidecar then does at start; a different one is still worth a warning, since
 // something other than this release made it so.
-func checkPublication(f *dbFacts, w replication.Publication) checkResult {
+func checkPublication(f *inspect.Facts, w replication.Publication) checkResult {
 	name := "publication " + w.Name
 	ident := quoteIdent(w.Name)
 	list := strings.Join(w.Tables, ", ")
@@ -465,7 +459,7 @@ var identityNames = map[string]string{"d": "DEFAULT", "n": "NOTHING", "f": "FULL
 // checkReplicaIdentity: the guarded tables stream their updates to the media
 // guard, which compares the new row with the old one (and takes unchanged TOASTed
 // values from it); only REPLICA IDENTITY FULL sends the whole old row.
-func checkReplicaIdentity(f *dbFacts) checkResult {
+func checkReplicaIdentity(f *inspect.Facts) checkResult {
 	const name = "REPLICA IDENTITY FULL"
 	if f.ReplicaIdentityErr != nil {
 		return fail(name, f.ReplicaIdentityErr.Error(), "run doctor with the role the sidecar uses")
@@ -490,7 +484,7 @@ func checkReplicaIdentity(f *dbFacts) checkResult {
 		strings.Join(dedupe(fixes), " ")+" (the migrations set this; a database that lost it was changed by hand)")
 }
 
-func checkMigrations(f *dbFacts, opt Options) checkResult {
+func checkMigrations(f *inspect.Facts, opt Options) checkResult {
 	const name = "migrations applied"
 	switch {
 	case f.HistoryErr != nil:
@@ -541,7 +535,7 @@ func newestApplied(applied map[string]bool) string {
 // checkSlot: a missing or lost slot is made anew by the sidecar at start, and the
 // catch-up applies the change records written in the gap, so either only warns
 // when this database had the slot before (the sidecar logs it at error level).
-func checkSlot(f *dbFacts, opt Options) checkResult {
+func checkSlot(f *inspect.Facts, opt Options) checkResult {
 	name := "replication slot " + opt.Slot
 	if f.SlotErr != nil {
 		return fail(name, f.SlotErr.Error(), "run doctor with the role the sidecar uses")
@@ -588,7 +582,7 @@ func checkSlot(f *dbFacts, opt Options) checkResult {
 	return pass(name, detail)
 }
 
-func checkSlotLag(f *dbFacts, opt Options) checkResult {
+func checkSlotLag(f *inspect.Facts, opt Options) checkResult {
 	const name = "slot lag"
 	s := f.Slot
 	if f.SlotErr != nil || s == nil {
@@ -614,7 +608,7 @@ func checkSlotLag(f *dbFacts, opt Options) checkResult {
 	return fail(name, detail, fix)
 }
 
-func checkWALKeep(f *dbFacts, opt Options) checkResult {
+func checkWALKeep(f *inspect.Facts, opt Options) checkResult {
 	const name = "max_slot_wal_keep_size set"
 	if f.SettingsErr != nil {
 		return fail(name, "cannot read pg_settings: "+f.SettingsErr.Error(), "run doctor with the role the sidecar uses")
@@ -642,7 +636,7 @@ func checkWALKeep(f *dbFacts, opt Options) checkResult {
 // webhooks are notices, and without them the catch-up still applies every change,
 // later. With replication they are optional; with webhooks only, a missing one
 // costs latency.
-func checkWebhook(f *dbFacts, opt Options) checkResult {
+func checkWebhook(f *inspect.Facts, opt Options) checkResult {
 	const name = "webhook registered"
 	records := change.Records.QualifiedName()
 	register := `psql "$DATABASE_URL" -v sidecar_url=https://<sidecar host> -v webhook_secret="$WEBHOOK_SECRET" ` +
@@ -651,7 +645,7 @@ func checkWebhook(f *dbFacts, opt Options) checkResult {
 	if f.WebhooksErr != nil {
 		return warn(name, f.WebhooksErr.Error(), "run doctor with the role the sidecar uses")
 	}
-	var on *webhookFacts
+	var on *inspect.Webhook
 	var stale []string
 	for i, w := range f.Webhooks {
 		if w.Table == records {
@@ -666,13 +660,13 @@ func checkWebhook(f *dbFacts, opt Options) checkResult {
 		if len(stale) == 0 && !opt.WebhooksOnly {
 			return pass(name, "none on "+records+": optional while replication runs; with webhooks only, "+latency)
 		}
-		problems = append(problems, "no "+webhookTrigger+" trigger on "+records+": without it "+latency)
+		problems = append(problems, "no "+inspect.WebhookTrigger+" trigger on "+records+": without it "+latency)
 	case !on.Enabled:
-		problems = append(problems, webhookTrigger+" on "+records+" is disabled: "+latency)
+		problems = append(problems, inspect.WebhookTrigger+" on "+records+" is disabled: "+latency)
 	case !on.Insert:
-		problems = append(problems, webhookTrigger+" on "+records+" does not fire on insert: "+latency)
+		problems = append(problems, inspect.WebhookTrigger+" on "+records+" does not fire on insert: "+latency)
 	case on.Function != "supabase_functions.http_request":
-		problems = append(problems, fmt.Sprintf("%s on %s executes %s, not supabase_functions.http_request", webhookTrigger, records, on.Function))
+		problems = append(problems, fmt.Sprintf("%s on %s executes %s, not supabase_functions.http_request", inspect.WebhookTrigger, records, on.Function))
 	}
 	if len(stale) > 0 {
 		problems = append(problems, "also on "+strings.Join(stale, ", ")+

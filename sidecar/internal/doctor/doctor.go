@@ -7,7 +7,8 @@
 // latency without it, since the catch-up applies every record either way. It prints
 // a checklist that says how to fix each failure, ending with each mode's verdict.
 // Ops run it before the first deploy and whenever an input misbehaves (`sidecar
-// doctor`).
+// doctor`). Package inspect reads the database's facts; this package judges them
+// (checks.go, pure functions of the facts) and prints the report.
 package doctor
 
 import (
@@ -27,6 +28,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/config"
+	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 )
 
@@ -133,7 +135,7 @@ func runChecks(ctx context.Context, opt Options) ([]checkResult, error) {
 		return nil, fmt.Errorf("connecting to %s: %s", where(u), redact(errors.New(oneLine(err)), u))
 	}
 	defer conn.Close(context.Background())
-	facts, err := gather(ctx, conn, replCfg, opt)
+	facts, err := inspect.Gather(ctx, conn, replCfg, opt.Slot, opt.Publication)
 	if err != nil {
 		return nil, fmt.Errorf("checking %s: %w", where(u), err)
 	}

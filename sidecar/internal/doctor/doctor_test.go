@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
@@ -474,7 +475,7 @@ func TestServerSettingsInjected(t *testing.T) {
 	conn, err := pgx.Connect(ctx, db.URL)
 	require.NoError(t, err)
 	defer conn.Close(ctx)
-	facts, err := gather(ctx, conn, nil, opt)
+	facts, err := inspect.Gather(ctx, conn, nil, opt.Slot, opt.Publication)
 	require.NoError(t, err)
 	require.Equal(t, "logical", facts.Settings["wal_level"])
 

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
+	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
@@ -21,35 +22,35 @@ func TestRunMarksInputErrors(t *testing.T) {
 
 // injected is a healthy set of facts, as a superuser's would be, for the sidecar
 // set up by its defaults on a hosted project.
-func injected() *dbFacts {
-	pubs := map[string]*publicationFacts{}
+func injected() *inspect.Facts {
+	pubs := map[string]*inspect.Publication{}
 	owns := map[string]bool{}
 	for _, w := range replication.Publications("p") {
-		tables := map[string]publishedTable{}
+		tables := map[string]inspect.PublishedTable{}
 		for _, t := range w.Tables {
-			tables[t] = publishedTable{}
+			tables[t] = inspect.PublishedTable{}
 			owns[t] = true
 		}
-		pubs[w.Name] = &publicationFacts{Insert: true, Update: w.Publish == "insert, update", Owned: true, Tables: tables}
+		pubs[w.Name] = &inspect.Publication{Insert: true, Update: w.Publish == "insert, update", Owned: true, Tables: tables}
 	}
 	ident := map[string]string{}
 	for _, t := range change.Guarded() {
 		ident[t] = "f"
 	}
-	recorded := map[string][]triggerFacts{}
+	recorded := map[string][]inspect.Trigger{}
 	for _, t := range change.Catalogue {
 		if t.Recorded {
-			recorded[t.QualifiedName()] = []triggerFacts{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
+			recorded[t.QualifiedName()] = []inspect.Trigger{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
 		}
 	}
-	access := func(privileges []string) *tableAccess {
-		a := &tableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
+	access := func(privileges []string) *inspect.TableAccess {
+		a := &inspect.TableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
 		for _, p := range privileges {
 			a.Privileges[p] = true
 		}
 		return a
 	}
-	return &dbFacts{
+	return &inspect.Facts{
 		Database:        "postgres",
 		Session:         &sessioncheck.Result{Session: true},
 		Settings:        map[string]string{"wal_level": "logical", "max_replication_slots": "5", "max_wal_senders": "5", "max_slot_wal_keep_size": "4096"},
@@ -63,70 +64,70 @@ func injected() *dbFacts {
 		Owns:            owns,
 		ReplicaIdentity: ident,
 		Recorded:        recorded,
-		Changes:         access(changesPrivileges),
-		SlotMemory:      access(slotMemoryPrivileges),
-		Webhooks: []webhookFacts{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
+		Changes:         access(inspect.ChangesPrivileges),
+		SlotMemory:      access(inspect.SlotMemoryPrivileges),
+		Webhooks: []inspect.Webhook{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
 			Function: "supabase_functions.http_request", URL: "https://sidecar.example.com/webhooks/supabase"}},
 		Applied: map[string]bool{"20260101000000": true},
-		Slot:    &slotFacts{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
+		Slot:    &inspect.Slot{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
 	}
 }
 
 var injectedOptions = Options{DatabaseURL: "postgresql://postgres@db.example.supabase.co:5432/postgres", Slot: "s", Publication: "p",
 	MaxLagBytes: 1 << 20, Migrations: []string{"20260101000000"}}
 
-// dbFacts that cannot be produced on the shared local server, injected.
+// inspect.Facts that cannot be produced on the shared local server, injected.
 func TestEvaluateInjectedFacts(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name   string
-		mutate func(f *dbFacts, o *Options)
+		mutate func(f *inspect.Facts, o *Options)
 		want   string // the one failing check; "" for none
 		warn   string // the one check passing with a warning; "" for none
 		detail string
 	}{
-		{name: "healthy", mutate: func(*dbFacts, *Options) {}},
+		{name: "healthy", mutate: func(*inspect.Facts, *Options) {}},
 		{name: "no free slot for a missing slot", want: "replication slots available", detail: "none is free",
-			mutate: func(f *dbFacts, _ *Options) { f.Slot = nil; f.SlotsUsed = 5 }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Slot = nil; f.SlotsUsed = 5 }},
 		{name: "no free WAL sender", want: "WAL senders available", detail: "5 of 5 in use",
-			mutate: func(f *dbFacts, _ *Options) { f.SendersUsed = 5 }},
-		{name: "no free WAL sender but ours streams", mutate: func(f *dbFacts, _ *Options) { f.SendersUsed = 5; f.Slot.Active = true }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.SendersUsed = 5 }},
+		{name: "no free WAL sender but ours streams", mutate: func(f *inspect.Facts, _ *Options) { f.SendersUsed = 5; f.Slot.Active = true }},
 		{name: "slot lost", warn: "replication slot s", detail: "lost: wal_status = lost",
-			mutate: func(f *dbFacts, _ *Options) { f.Slot.WALStatus = "lost" }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Slot.WALStatus = "lost" }},
 		{name: "slot lost, no slot free: it is dropped first", warn: "replication slot s", detail: "the catch-up applies the change records of the gap",
-			mutate: func(f *dbFacts, _ *Options) { f.Slot.WALStatus = "lost"; f.SlotsUsed = 5 }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Slot.WALStatus = "lost"; f.SlotsUsed = 5 }},
 		{name: "slot of another database", want: "replication slot s", detail: `belongs to database "other"`,
-			mutate: func(f *dbFacts, _ *Options) { f.Slot.Database = "other" }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Slot.Database = "other" }},
 		{name: "lag while streaming", want: "slot lag", detail: "2MB behind",
-			mutate: func(f *dbFacts, _ *Options) { f.Slot.Active = true; f.Slot.LagBytes = 2 << 20 }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Slot.Active = true; f.Slot.LagBytes = 2 << 20 }},
 		{name: "guarded table missing", want: "REPLICA IDENTITY FULL", detail: "public.onboarding_progress does not exist",
-			mutate: func(f *dbFacts, _ *Options) { delete(f.ReplicaIdentity, "public.onboarding_progress") }},
+			mutate: func(f *inspect.Facts, _ *Options) { delete(f.ReplicaIdentity, "public.onboarding_progress") }},
 		{name: "recorded table without triggers", want: "change record", detail: "missing trigger email_templates_record_change on public.email_templates",
-			mutate: func(f *dbFacts, _ *Options) { f.Recorded["public.email_templates"] = []triggerFacts{} }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Recorded["public.email_templates"] = []inspect.Trigger{} }},
 		{name: "no update privilege", want: "change record access", detail: "lacks UPDATE(processed_at)",
-			mutate: func(f *dbFacts, _ *Options) { f.Changes.Privileges["UPDATE(processed_at)"] = false }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Changes.Privileges["UPDATE(processed_at)"] = false }},
 		{name: "publication missing, not creatable", want: "publication p_media", detail: "may not create it",
-			mutate: func(f *dbFacts, _ *Options) { f.Publications["p_media"] = nil; f.CanCreate = false }},
-		{name: "publication missing, creatable", mutate: func(f *dbFacts, _ *Options) { f.Publications["p_media"] = nil }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Publications["p_media"] = nil; f.CanCreate = false }},
+		{name: "publication missing, creatable", mutate: func(f *inspect.Facts, _ *Options) { f.Publications["p_media"] = nil }},
 		{name: "publication of another owner", want: "publication p", detail: "missing sidecar.changes",
-			mutate: func(f *dbFacts, _ *Options) {
-				f.Publications["p"].Tables = map[string]publishedTable{}
+			mutate: func(f *inspect.Facts, _ *Options) {
+				f.Publications["p"].Tables = map[string]inspect.PublishedTable{}
 				f.Publications["p"].Owned = false
 			}},
 		{name: "transaction pooler", want: "session connection", detail: "transaction pooler",
-			mutate: func(_ *dbFacts, o *Options) {
+			mutate: func(_ *inspect.Facts, o *Options) {
 				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres"
 			}},
 		{name: "session pooler", want: "replication connection", detail: "server said",
-			mutate: func(f *dbFacts, o *Options) {
+			mutate: func(f *inspect.Facts, o *Options) {
 				o.DatabaseURL = "postgresql://postgres.ref:pw@aws-0-eu-west-1.pooler.supabase.com:5432/postgres"
 				f.ReplicationErr = errors.New("server said: something (SQLSTATE 08P01)")
 			}},
-		{name: "no webhook, replication", mutate: func(f *dbFacts, _ *Options) { f.Webhooks = nil }},
+		{name: "no webhook, replication", mutate: func(f *inspect.Facts, _ *Options) { f.Webhooks = nil }},
 		{name: "no webhook, webhooks only", warn: "webhook registered", detail: "waits for the next catch-up",
-			mutate: func(f *dbFacts, o *Options) { f.Webhooks = nil; o.WebhooksOnly = true }},
+			mutate: func(f *inspect.Facts, o *Options) { f.Webhooks = nil; o.WebhooksOnly = true }},
 		{name: "webhook disabled", warn: "webhook registered", detail: "is disabled",
-			mutate: func(f *dbFacts, _ *Options) { f.Webhooks[0].Enabled = false }},
+			mutate: func(f *inspect.Facts, _ *Options) { f.Webhooks[0].Enabled = false }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, o := injected(), injectedOptions

@@ -1,4 +1,10 @@
-package doctor
+// Package inspect reads, in one pass, everything doctor judges about a target
+// database: settings, the role, publications, replica identities, the change
+// record's triggers and tables, webhooks, the migration history, the slot, and
+// whether a replication connection opens. It only reads, and records a failed read
+// in the field it was for, so doctor's checks stay pure functions of Facts (and
+// tests can inject facts a shared server cannot produce).
+package inspect
 
 import (
 	"bytes"
@@ -18,11 +24,11 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
 
-// dbFacts is everything the checks look at, read from the target database in one
-// pass. Checks are pure functions of dbFacts, so a setting that cannot be changed on a
+// Facts is everything the checks look at, read from the target database in one
+// pass. Checks are pure functions of Facts, so a setting that cannot be changed on a
 // shared server (wal_level, max_slot_wal_keep_size) is tested by injecting values.
 // A field whose read failed carries the error instead, and its check fails with it.
-type dbFacts struct {
+type Facts struct {
 	Database string // current_database()
 
 	// Session is what sessioncheck.Probe found of the connection (nil when the URL
@@ -47,7 +53,7 @@ type dbFacts struct {
 
 	// Publications holds the stream's publications (replication.Publications) by
 	// name; a name that does not exist maps to nil.
-	Publications   map[string]*publicationFacts
+	Publications   map[string]*Publication
 	PublicationErr error
 	// CanCreate: the role has CREATE on the database, which creating a publication
 	// needs besides owning its tables. Owns maps each table a publication should
@@ -63,14 +69,14 @@ type dbFacts struct {
 	// Recorded maps each recorded table of the catalogue that exists to the
 	// triggers named <table>_record_* on it; Changes describes sidecar.changes and
 	// SlotMemory sidecar.replication_slots (nil when missing).
-	Recorded    map[string][]triggerFacts
+	Recorded    map[string][]Trigger
 	RecordedErr error
-	Changes     *tableAccess
-	SlotMemory  *tableAccess
+	Changes     *TableAccess
+	SlotMemory  *TableAccess
 	AccessErr   error
 
-	// Webhooks lists every trigger named webhookTrigger, on whatever table.
-	Webhooks    []webhookFacts
+	// Webhooks lists every trigger named WebhookTrigger, on whatever table.
+	Webhooks    []Webhook
 	WebhooksErr error
 
 	// Applied holds the versions in supabase_migrations.schema_migrations;
@@ -79,7 +85,7 @@ type dbFacts struct {
 	HistoryMissing bool
 	HistoryErr     error
 
-	Slot    *slotFacts // nil when the slot does not exist
+	Slot    *Slot // nil when the slot does not exist
 	SlotErr error
 	// SlotRemembered: sidecar.replication_slots names the slot, so this database
 	// had it before; a missing slot was then lost, not never made. False when
@@ -87,31 +93,31 @@ type dbFacts struct {
 	SlotRemembered bool
 }
 
-// publicationFacts describes one of the sidecar's publications.
-type publicationFacts struct {
+// Publication describes one of the sidecar's publications.
+type Publication struct {
 	AllTables                        bool
 	Insert, Update, Delete, Truncate bool
 	Owned                            bool                      // the role has its owner's privileges (may alter it)
-	Tables                           map[string]publishedTable // "schema.table" -> details
+	Tables                           map[string]PublishedTable // "schema.table" -> details
 }
 
-// publishedTable is one table of the publication.
-type publishedTable struct {
+// PublishedTable is one table of the publication.
+type PublishedTable struct {
 	RowFilter, ColumnList bool
 }
 
-// triggerFacts is one trigger: whether it fires (enabled for ordinary sessions)
+// Trigger is one trigger: whether it fires (enabled for ordinary sessions)
 // and on which operations.
-type triggerFacts struct {
+type Trigger struct {
 	Name                   string
 	Enabled                bool
 	Insert, Update, Delete bool
 }
 
-// tableAccess is what the role may do with one of the sidecar's own tables.
+// TableAccess is what the role may do with one of the sidecar's own tables.
 // Privileges maps each privilege asked for ("SELECT", "UPDATE(processed_at)", …)
 // to whether the role holds it.
-type tableAccess struct {
+type TableAccess struct {
 	SchemaUsage bool
 	Privileges  map[string]bool
 	// RLS is on, and the role is subject to it: it is neither superuser nor
@@ -120,16 +126,16 @@ type tableAccess struct {
 	RLSApplies bool
 }
 
-// webhookFacts is one trigger named webhookTrigger.
-type webhookFacts struct {
+// Webhook is one trigger named WebhookTrigger.
+type Webhook struct {
 	Table           string // schema.table
 	Enabled, Insert bool
 	Function        string // schema.name of the function it executes
 	URL             string // its first argument (the other arguments hold the secret: never read)
 }
 
-// slotFacts describes the sidecar's replication slot.
-type slotFacts struct {
+// Slot describes the sidecar's replication slot.
+type Slot struct {
 	Plugin, SlotType, Database string
 	Active                     bool
 	WALStatus                  string // reserved | extended | unreserved | lost ("" before PG 13)
@@ -145,17 +151,25 @@ var settingNames = []string{"wal_level", "max_replication_slots", "max_wal_sende
 // privilege, which processed_at gives); EnsureSlot remembers its slot with an
 // upsert that returns a value.
 var (
-	changesPrivileges    = []string{"SELECT", "UPDATE(processed_at)", "DELETE"}
-	slotMemoryPrivileges = []string{"SELECT", "INSERT", "UPDATE"}
+	ChangesPrivileges    = []string{"SELECT", "UPDATE(processed_at)", "DELETE"}
+	SlotMemoryPrivileges = []string{"SELECT", "INSERT", "UPDATE"}
 )
 
-// gather probes conn's configuration for session state (two connections of its
-// own), reads the facts with conn (an ordinary connection) and tries a replication
-// connection with replCfg. It returns an error only when conn itself fails; every
-// other failure is recorded in dbFacts.
-func gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Options) (*dbFacts, error) {
-	f := &dbFacts{Settings: map[string]string{}}
-	// Supabase's transaction pooler is refused by its port alone (checkSession).
+// WebhookTrigger is the trigger deploy/supabase/register-webhooks.sql creates on
+// the change record table.
+const WebhookTrigger = "talent_sidecar_webhook"
+
+// SlotMemory is where EnsureSlot remembers the slots it made.
+var SlotMemory = change.Table{Schema: "sidecar", Name: "replication_slots"}
+
+// Gather probes conn's configuration for session state (two connections of its
+// own), reads the facts with conn (an ordinary connection) about the sidecar's slot
+// and publication (the name REPLICATION_SLOT and PUBLICATION give) and tries a
+// replication connection with replCfg (none when nil). It returns an error only
+// when conn itself fails; every other failure is recorded in Facts.
+func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, slot, publication string) (*Facts, error) {
+	f := &Facts{Settings: map[string]string{}}
+	// Supabase's transaction pooler is refused by its port alone (doctor's checkSession).
 	if sessioncheck.ByPort(conn.Config().Port) == nil {
 		if r, err := sessioncheck.Probe(ctx, conn.Config()); err != nil {
 			f.SessionErr = err
@@ -184,8 +198,8 @@ func gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Opt
 	f.RoleErr = conn.QueryRow(ctx, `select rolsuper, rolreplication, rolbypassrls from pg_roles where rolname = current_user`).
 		Scan(&f.RoleSuper, &f.RoleReplication, &f.RoleBypassRLS)
 
-	f.Publications = map[string]*publicationFacts{}
-	for _, w := range replication.Publications(opt.Publication) {
+	f.Publications = map[string]*Publication{}
+	for _, w := range replication.Publications(publication) {
 		p, err := readPublication(ctx, conn, w.Name)
 		if err != nil {
 			f.PublicationErr = err
@@ -198,15 +212,15 @@ func gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, opt Opt
 	}
 	f.ReplicaIdentity, f.ReplicaIdentityErr = readReplicaIdentity(ctx, conn)
 	f.Recorded, f.RecordedErr = readRecordTriggers(ctx, conn)
-	if f.Changes, f.AccessErr = readAccess(ctx, conn, change.Records, changesPrivileges); f.AccessErr == nil {
-		f.SlotMemory, f.AccessErr = readAccess(ctx, conn, slotMemory, slotMemoryPrivileges)
+	if f.Changes, f.AccessErr = readAccess(ctx, conn, change.Records, ChangesPrivileges); f.AccessErr == nil {
+		f.SlotMemory, f.AccessErr = readAccess(ctx, conn, SlotMemory, SlotMemoryPrivileges)
 	}
 	f.Webhooks, f.WebhooksErr = readWebhooks(ctx, conn)
 	f.Applied, f.HistoryMissing, f.HistoryErr = readHistory(ctx, conn)
-	f.Slot, f.SlotErr = readSlot(ctx, conn, opt.Slot)
+	f.Slot, f.SlotErr = readSlot(ctx, conn, slot)
 	// Best effort: a role that may not read the table cannot have the slot
 	// remembered either, and the access check says so.
-	_ = conn.QueryRow(ctx, `select true from sidecar.replication_slots where slot_name = $1`, opt.Slot).Scan(&f.SlotRemembered)
+	_ = conn.QueryRow(ctx, `select true from sidecar.replication_slots where slot_name = $1`, slot).Scan(&f.SlotRemembered)
 
 	if replCfg != nil {
 		f.ReplicationErr = identifySystem(ctx, replCfg)
@@ -228,8 +242,8 @@ func collect(ctx context.Context, conn *pgx.Conn, sql string, args []any, each f
 	return rows.Err()
 }
 
-func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*publicationFacts, error) {
-	p := &publicationFacts{Tables: map[string]publishedTable{}}
+func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*Publication, error) {
+	p := &Publication{Tables: map[string]PublishedTable{}}
 	err := conn.QueryRow(ctx, `select puballtables, pubinsert, pubupdate, pubdelete, pubtruncate, pg_has_role(pubowner, 'USAGE')
 		from pg_publication where pubname = $1`, name).
 		Scan(&p.AllTables, &p.Insert, &p.Update, &p.Delete, &p.Truncate, &p.Owned)
@@ -254,7 +268,7 @@ func readPublication(ctx context.Context, conn *pgx.Conn, name string) (*publica
 		left join pg_publication_rel r on r.prpubid = p.oid and r.prrelid = c.oid
 		where t.pubname = $1`, []any{name}, func(r pgx.Rows) error {
 		var n string
-		var pt publishedTable
+		var pt PublishedTable
 		if err := r.Scan(&n, &pt.RowFilter, &pt.ColumnList); err != nil {
 			return err
 		}
@@ -320,14 +334,14 @@ func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, 
 
 // readRecordTriggers lists, for each recorded table of the catalogue that exists,
 // its triggers named <table>_record_* (the change record migration's names).
-func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]triggerFacts, error) {
+func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigger, error) {
 	var tables []string
 	for _, t := range change.Catalogue {
 		if t.Recorded {
 			tables = append(tables, t.QualifiedName())
 		}
 	}
-	out := map[string][]triggerFacts{}
+	out := map[string][]Trigger{}
 	err := collect(ctx, conn, `
 		select n.nspname || '.' || c.relname, t.tgname,
 		       coalesce(t.tgenabled in ('O', 'A'), false),
@@ -340,12 +354,12 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]trigg
 		[]any{tables}, func(r pgx.Rows) error {
 			var table string
 			var name *string
-			var tg triggerFacts
+			var tg Trigger
 			if err := r.Scan(&table, &name, &tg.Enabled, &tg.Insert, &tg.Update, &tg.Delete); err != nil {
 				return err
 			}
 			if name == nil {
-				out[table] = []triggerFacts{}
+				out[table] = []Trigger{}
 				return nil
 			}
 			tg.Name = *name
@@ -360,8 +374,8 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]trigg
 
 // readAccess reads what the role may do with table (nil when it does not exist).
 // It goes by oid: naming a table in a schema the role may not use is an error.
-func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privileges []string) (*tableAccess, error) {
-	a := &tableAccess{Privileges: map[string]bool{}}
+func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privileges []string) (*TableAccess, error) {
+	a := &TableAccess{Privileges: map[string]bool{}}
 	var oid uint32
 	err := conn.QueryRow(ctx, `
 		select c.oid, has_schema_privilege(n.oid, 'USAGE'),
@@ -391,8 +405,8 @@ func readAccess(ctx context.Context, conn *pgx.Conn, table change.Table, privile
 	return a, nil
 }
 
-func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]webhookFacts, error) {
-	var out []webhookFacts
+func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]Webhook, error) {
+	var out []Webhook
 	err := collect(ctx, conn, `
 		select n.nspname || '.' || c.relname, t.tgenabled in ('O', 'A'), t.tgtype & 4 <> 0,
 		       pn.nspname || '.' || p.proname, t.tgargs
@@ -400,8 +414,8 @@ func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]webhookFacts, error) {
 		join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
 		join pg_proc p on p.oid = t.tgfoid join pg_namespace pn on pn.oid = p.pronamespace
 		where t.tgname = $1 and not t.tgisinternal
-		order by 1`, []any{webhookTrigger}, func(r pgx.Rows) error {
-		var w webhookFacts
+		order by 1`, []any{WebhookTrigger}, func(r pgx.Rows) error {
+		var w Webhook
 		var args []byte
 		if err := r.Scan(&w.Table, &w.Enabled, &w.Insert, &w.Function, &args); err != nil {
 			return err
@@ -415,7 +429,7 @@ func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]webhookFacts, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("reading the %s triggers: %w", webhookTrigger, err)
+		return nil, fmt.Errorf("reading the %s triggers: %w", WebhookTrigger, err)
 	}
 	return out, nil
 }
@@ -443,8 +457,8 @@ func readHistory(ctx context.Context, conn *pgx.Conn) (map[string]bool, bool, er
 	return out, false, nil
 }
 
-func readSlot(ctx context.Context, conn *pgx.Conn, name string) (*slotFacts, error) {
-	s := &slotFacts{}
+func readSlot(ctx context.Context, conn *pgx.Conn, name string) (*Slot, error) {
+	s := &Slot{}
 	var plugin, database, walStatus *string
 	err := conn.QueryRow(ctx, `select plugin, slot_type, database, active, wal_status
 		from pg_replication_slots where slot_name = $1`, name).
