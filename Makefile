@@ -50,7 +50,7 @@ test-image: ## the image only: make image, then podman run and podman kube play 
 types: ## regenerate supabase/types/database.ts (supabase-js types) from the migrations
 	@scripts/types.sh gen
 
-bench: build ## benchmarks; prints the tables the README quotes
+bench: build ## benchmarks; prints the tables docs/performance.md quotes
 	@scripts/bench.sh
 
 policies: ## write a new migration from policies/*.sql: make policies NAME=what_changed

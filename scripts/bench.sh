@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench: every benchmark the README quotes, against the local database, each
+# make bench: every benchmark docs/performance.md quotes, against the local database, each
 # reported as a ratio to a baseline measured in the same run. Raw output goes to
 # .local/bench/<name>.txt; a summary table is printed at the end.
 set -euo pipefail
@@ -18,14 +18,14 @@ run() { # name package bench-regexp benchtime
 run rls          ./sidecar/internal/schematest  'RLS'                                     3s
 run records      ./sidecar/internal/schematest  'RecordTriggers'                          3000x
 # Latency first: right after a drain benchmark some runs show one 100-180 ms pause
-# (README "Figures"), which is not what a steady state looks like.
+# (docs/performance.md, "Latency"), which is not what a steady state looks like.
 run latency      ./sidecar/cmd/sidecar          'SteadyLatency'                           1x
 run replication  ./sidecar/cmd/sidecar          'BacklogDrain'                            1x
 run email        ./sidecar/internal/emailsend   'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
 run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             2000x
 
 echo
-echo "Summary (custom metrics per benchmark; see README for what each means)"
+echo "Summary (custom metrics per benchmark; see docs/performance.md for what each means)"
 for f in rls records latency replication email mediaguard; do
   awk -v group="$f" '/^Benchmark/ {
       line = group "  " $1 ":";

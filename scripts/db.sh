@@ -103,7 +103,7 @@ shared_buffers = 256MB
 wal_keep_size = 0
 log_min_messages = warning
 log_line_prefix = '%m [%p] %q%u@%d '
-# As on a hosted project: per-statement figures in pg_stat_statements (README "Figures").
+# As on a hosted project: per-statement figures in pg_stat_statements (docs/performance.md, "Where the drain's time goes").
 shared_preload_libraries = 'pg_stat_statements'
 CONF
     cat > "$PGDATA/pg_hba.conf" <<HBA
