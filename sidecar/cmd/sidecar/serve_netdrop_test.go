@@ -125,15 +125,6 @@ func TestPacketDropReplication(t *testing.T) {
 	ns.drop(t, port, false)
 	t.Logf("packets dropped for %s", time.Since(dropped).Round(100*time.Millisecond))
 
-	require.NoError(t, sidecartest.WaitFor(ctx, silenceStreamBound-time.Since(dropped), func() (bool, error) {
-		if _, st := p.Ready(); st != "streaming" {
-			return false, nil
-		}
-		var fresh bool
-		err := db.Pool.QueryRow(ctx, `select coalesce(bool_or(backend_start > $1), false)
-			from pg_stat_replication where application_name = 'talent_sidecar_replication'`, dropped).Scan(&fresh)
-		return fresh, err
-	}), "replication streams again on a connection opened after the drop")
-	t.Logf("streaming again %s after the drop began", time.Since(dropped).Round(100*time.Millisecond))
+	waitFreshStream(t, db, dropped, p)
 	requireLoggedAndMailedBy(t, db, fake, keys, dropped, dropped.Add(silenceEffectsBound))
 }

@@ -42,6 +42,43 @@ func viaProxy(t *testing.T, dbURL string) (*faultproxy.Proxy, string) {
 	return p, u.String()
 }
 
+// silenceSetup makes a test database with 40 submitted talents, a SendGrid fake and
+// a silenceable proxy, and the sidecars' environment through the proxy.
+func silenceSetup(t *testing.T) (*testdb.DB, []string, *sendgridfake.Server, *faultproxy.Proxy, map[string]string) {
+	t.Helper()
+	db := testdb.New(t)
+	ids := seedTalents(t, db.Pool, 40)
+	fake := sendgridfake.New(sendGridKey)
+	t.Cleanup(fake.Close)
+	proxy, proxied := viaProxy(t, db.URL)
+	env := emailEnv(t, db, fake)
+	env["DATABASE_URL"] = proxied
+	return db, ids, fake, proxy, env
+}
+
+// waitFreshStream waits, within the stream bound from since, until one of procs
+// streams on a replication connection opened after since.
+func waitFreshStream(t *testing.T, db *testdb.DB, since time.Time, procs ...*sidecartest.Proc) {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, sidecartest.WaitFor(ctx, silenceStreamBound-time.Since(since), func() (bool, error) {
+		streaming := false
+		for _, p := range procs {
+			if _, st := p.Ready(); st == "streaming" {
+				streaming = true
+			}
+		}
+		if !streaming {
+			return false, nil
+		}
+		var fresh bool
+		err := db.Pool.QueryRow(ctx, `select coalesce(bool_or(backend_start > $1), false)
+			from pg_stat_replication where application_name = 'talent_sidecar_replication'`, since).Scan(&fresh)
+		return fresh, err
+	}), "replication streams again on a connection opened after the fault")
+	t.Logf("streaming again %s after the fault began", time.Since(since).Round(100*time.Millisecond))
+}
+
 // approvalsAcrossSilence approves before talents, silences the proxy, then
 // approves the rest at pace; it returns the audit keys the approvals must produce
 // and when the silence began.
@@ -157,13 +194,7 @@ func (w *streamWatch) Stop() {
 // a new leader ends the stale walsender and streams, and the pipeline, catch-up and
 // outbox abandon their silent connections at their deadlines.
 func TestSilentNetworkReplication(t *testing.T) {
-	db := testdb.New(t)
-	ids := seedTalents(t, db.Pool, 40)
-	fake := sendgridfake.New(sendGridKey)
-	defer fake.Close()
-	proxy, proxied := viaProxy(t, db.URL)
-	env := emailEnv(t, db, fake)
-	env["DATABASE_URL"] = proxied
+	db, ids, fake, proxy, env := silenceSetup(t)
 	bin := sidecartest.Binary(t)
 	a := sidecartest.Start(t, bin, env)
 	require.NoError(t, a.WaitState("streaming", 20*time.Second))
@@ -173,18 +204,7 @@ func TestSilentNetworkReplication(t *testing.T) {
 	w := watchStreams(a, b)
 	defer w.Stop()
 	keys, silenced := approvalsAcrossSilence(t, db, proxy, ids, 10, 150*time.Millisecond)
-	require.NoError(t, sidecartest.WaitFor(context.Background(), silenceStreamBound-time.Since(silenced), func() (bool, error) {
-		_, sa := a.Ready()
-		_, sb := b.Ready()
-		if sa == "streaming" || sb == "streaming" {
-			var fresh bool
-			err := db.Pool.QueryRow(context.Background(), `select coalesce(bool_or(backend_start > $1), false)
-				from pg_stat_replication where application_name = 'talent_sidecar_replication'`, silenced).Scan(&fresh)
-			return fresh, err
-		}
-		return false, nil
-	}), "replication streams again on a connection opened after the silence")
-	t.Logf("streaming again %s after the silence", time.Since(silenced).Round(100*time.Millisecond))
+	waitFreshStream(t, db, silenced, a, b)
 	requireLoggedAndMailedBy(t, db, fake, keys, silenced, silenced.Add(silenceEffectsBound))
 	w.Stop()
 	require.Zero(t, w.overlap.Load(), "two sidecars reported streaming at the same moment")
@@ -197,13 +217,7 @@ func TestSilentNetworkReplication(t *testing.T) {
 // TestSilentNetworkWebhooksOnly: the same silence with replication off (the session
 // pooler's mode), two replicas; the catch-up finds the approvals.
 func TestSilentNetworkWebhooksOnly(t *testing.T) {
-	db := testdb.New(t)
-	ids := seedTalents(t, db.Pool, 40)
-	fake := sendgridfake.New(sendGridKey)
-	defer fake.Close()
-	proxy, proxied := viaProxy(t, db.URL)
-	env := emailEnv(t, db, fake)
-	env["DATABASE_URL"] = proxied
+	db, ids, fake, proxy, env := silenceSetup(t)
 	env["REPLICATION_ENABLED"] = "false"
 	bin := sidecartest.Binary(t)
 	a := sidecartest.Start(t, bin, env)
