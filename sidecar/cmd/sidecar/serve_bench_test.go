@@ -207,7 +207,7 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	recvRead(1)
 
 	b.ResetTimer()
-	cpu0 := sidecartest.BusyCPU(b)
+	cpu0, pg0 := sidecartest.BusyCPU(b), sidecartest.PostgresCPU(b)
 	start := time.Now()
 	p = sidecartest.Start(b, bin, env)
 	rss := sampleRSS(p)
@@ -218,8 +218,13 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	})
 	stopTrace()
 	drain := time.Since(start)
-	drainCPU := sidecartest.BusyCPU(b) - cpu0
+	drainCPU, pgCPU := sidecartest.BusyCPU(b)-cpu0, sidecartest.PostgresCPU(b)-pg0
 	sidecarCPU := p.CPU()
+	// The walsender that decoded the backlog for the sidecar (it started with the
+	// sidecar, so all its CPU is the drain's).
+	var walsender int
+	_ = db.Pool.QueryRow(ctx, `select pid from pg_stat_replication where application_name = 'talent_sidecar_replication'`).Scan(&walsender)
+	walsenderCPU := sidecartest.PidCPU(walsender)
 	b.StopTimer()
 	batchSum, _ := p.Metric("sidecar_batch_size_sum")
 	batches, _ := p.Metric("sidecar_batch_size_count")
@@ -261,6 +266,18 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	b.ReportMetric(drainCPU.Seconds(), "drain_cpu_s")
 	b.ReportMetric(sidecarCPU.Seconds(), "sidecar_cpu_s")
 	b.ReportMetric(recvCPU.Seconds(), "pg_recvlogical_cpu_s")
+	// CPU per 1,000 changes (issue 24): the machine's over the drain, split into
+	// Postgres (backends, walsender and every other Postgres process), the
+	// walsender alone and the sidecar, against the machine's while pg_recvlogical
+	// decoded the same range (median of three); the ratio is the figure that
+	// carries to another machine.
+	perK := func(d time.Duration) float64 { return d.Seconds() / float64(changes) * 1000 }
+	b.ReportMetric(perK(drainCPU), "cpu_s_per_1k")
+	b.ReportMetric(perK(pgCPU), "postgres_cpu_s_per_1k")
+	b.ReportMetric(perK(walsenderCPU), "walsender_cpu_s_per_1k")
+	b.ReportMetric(perK(sidecarCPU), "sidecar_cpu_s_per_1k")
+	b.ReportMetric(perK(recvCPU), "pg_recvlogical_cpu_s_per_1k")
+	b.ReportMetric(drainCPU.Seconds()/recvCPU.Seconds(), "cpu_ratio_to_pg_recvlogical")
 	b.ReportMetric(float64(drainRSS)/(1<<20), "drain_rss_MiB")
 	b.ReportMetric(allSent.Seconds(), "all_emails_sent_s")
 	if batches > 0 {

@@ -274,6 +274,13 @@ func PostgresCPU(t testing.TB) time.Duration {
 	return total
 }
 
+// PidCPU is the CPU time process pid has used so far (0 once it is gone): a
+// backend or walsender whose pid pg_stat_activity or pg_stat_replication gives.
+func PidCPU(pid int) time.Duration {
+	_, own, _ := procCPU(fmt.Sprintf("/proc/%d/stat", pid))
+	return own
+}
+
 // ticks adds up /proc clock ticks (USER_HZ, 100 on Linux) as a duration.
 func ticks(fields ...string) time.Duration {
 	var n int64
