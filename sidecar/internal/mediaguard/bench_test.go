@@ -108,8 +108,8 @@ func BenchmarkGuardWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The triggers that run the guard on talent_profiles (with the prefilter, one for
-	// updates and one for inserts: an insert trigger's WHEN may not name OLD).
+	// The triggers that run the guard function on talent_profiles, found by their
+	// function, so the benchmark switches off the guard however it is triggered.
 	rows, err := conn.Query(ctx, `select tgname::text from pg_trigger
 		where tgrelid = 'public.talent_profiles'::regclass and tgfoid = 'private.talent_profiles_media_guard'::regproc`)
 	if err != nil {

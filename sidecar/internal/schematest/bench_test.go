@@ -214,10 +214,11 @@ func BenchmarkRecordTriggers(b *testing.B) {
 }
 
 // BenchmarkStatusIndexes: what talent_profiles' secondary indexes cost an admin's
-// status change. A status change is never a HOT update (status is indexed), so it
-// writes an entry into every index. The same flip as BenchmarkRecordTriggers, on
-// 20,000 talents, against a clone keeping only the indexes its constraints need
-// (primary key, user_id, lower(email)). Reports both and the ratio of throughputs.
+// status change. An update that is not HOT writes an entry into every index; one is
+// HOT only when no indexed column changes (since migration 20261203000200 no index
+// holds status). The same flip as BenchmarkRecordTriggers, on 20,000 talents,
+// against a clone keeping only the indexes its constraints need (primary key,
+// user_id, lower(email)). Reports both and the ratio of throughputs.
 //
 //	go test ./sidecar/internal/schematest -run '^$' -bench StatusIndexes -benchtime 3000x
 func BenchmarkStatusIndexes(b *testing.B) {
@@ -271,8 +272,9 @@ func newFlipDB(b *testing.B, profiles int, prepare string) flipDB {
 }
 
 // benchFlips times an admin's status change (active <-> inactive, as PostgREST sends
-// it) in a and b alternately, reporting wall time and the server processes' CPU of
-// each, and the ratios b/a (a's throughput relative to b's).
+// it) in x and y alternately, reporting wall time and the server processes' CPU of
+// each, and their ratios (x's time over y's; y's CPU over x's, x's throughput
+// relative to y's).
 func benchFlips(b *testing.B, x, y flipDB, xName, yName string) {
 	ctx := context.Background()
 	const flip = `with t as (
