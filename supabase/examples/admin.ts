@@ -14,7 +14,9 @@ export interface TalentTableFilters {
 export type SortColumn = 'created_at' | 'submitted_at' | 'name' | 'status'
 
 // The admin list: search by name or email, filter by status and submission date,
-// sort, page with range() and get the total for the pager. Indexes match these.
+// sort, page with range() and get the total for the pager. Under RLS only the
+// submission-date range and the created_at order can use an index: the status (an
+// enum) and ilike comparisons are not leakproof (migration 20261203190100).
 export async function listTalents(
   supabase: Client,
   filters: TalentTableFilters,

@@ -352,7 +352,7 @@ func endsLine(s string) bool {
 }
 
 // fastURL is private.media_url_fast: an object URL whose path is lower-case letters,
-// digits and . _ - / (no "/9j/"), shorter than 512, with a query free of blanks and
+// digits and . _ - / (no "/9j/" or "_9j_", the JPEG magic number), shorter than 512, with a query free of blanks and
 // '#', cannot hold anything the rule refuses. false means "run the full rule".
 func fastURL(s, bucket, base string) bool {
 	prefix := base + "/storage/v1/object/"
@@ -371,7 +371,7 @@ func fastURL(s, bucket, base string) bool {
 	}
 	rest = rest[len(bucket)+1:]
 	path, query, hasQuery := strings.Cut(rest, "?")
-	if path == "" || strings.Contains(path, "/9j/") {
+	if path == "" || strings.Contains(path, "/9j/") || strings.Contains(path, "_9j_") {
 		return false
 	}
 	for i := 0; i < len(path); i++ {

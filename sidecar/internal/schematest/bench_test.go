@@ -107,6 +107,23 @@ func benchPairNamed(b *testing.B, aName, bName, ratio string, rls, base func() e
 	b.ReportMetric(float64(tr)/float64(tb), ratio)
 }
 
+// reportBackendCPU measures what the two connections' server processes spend on a
+// CPU until the returned function is called, and reports it per operation as
+// <a>-cpu-ns/op and <b>-cpu-ns/op, and their ratio as cpu-<b>/<a> (the throughput
+// ratio a saturated database would see, without the client's share).
+func reportBackendCPU(b *testing.B, aName, bName string, aCPU, bCPU func() time.Duration) func() {
+	a0, b0 := aCPU(), bCPU()
+	return func() {
+		da, db := aCPU()-a0, bCPU()-b0
+		n := float64(b.N)
+		b.ReportMetric(float64(da.Nanoseconds())/n, aName+"-cpu-ns/op")
+		b.ReportMetric(float64(db.Nanoseconds())/n, bName+"-cpu-ns/op")
+		if da > 0 {
+			b.ReportMetric(float64(db)/float64(da), "cpu-"+bName+"/"+aName)
+		}
+	}
+}
+
 type benchDB struct {
 	conn    *pgx.Conn
 	admin   string
@@ -186,51 +203,99 @@ func BenchmarkRLSAdminList(b *testing.B) {
 //	go test ./sidecar/internal/schematest -run '^$' -bench RecordTriggers -benchtime 3000x
 func BenchmarkRecordTriggers(b *testing.B) {
 	ctx := context.Background()
-	setup := func(record bool) (*pgx.Conn, string, []string) {
-		db := testdb.New(b)
-		admin := seedAdmin(ctx, b, db.Pool)
-		_, err := db.Pool.Exec(ctx, seedProfilesSQL, 2000)
-		require.NoError(b, err)
-		_, err = db.Pool.Exec(ctx, `update public.talent_profiles set status = 'active' where status in ('approved', 'inactive')`)
-		require.NoError(b, err)
-		if !record {
-			_, err = db.Pool.Exec(ctx, `drop trigger talent_profiles_record_change on public.talent_profiles`)
+	with := newFlipDB(b, 2000, "")
+	without := newFlipDB(b, 2000, `drop trigger talent_profiles_record_change on public.talent_profiles`)
+	benchFlips(b, with, without, "recorded", "unrecorded")
+	var n int
+	require.NoError(b, with.conn.QueryRow(ctx, `select count(*) from sidecar.changes`).Scan(&n))
+	require.Greater(b, n, b.N, "the recorded database wrote a record per request")
+	require.NoError(b, without.conn.QueryRow(ctx, `select count(*) from sidecar.changes`).Scan(&n))
+	require.Zero(b, n, "the other wrote none")
+}
+
+// BenchmarkStatusIndexes: what talent_profiles' secondary indexes cost an admin's
+// status change. An update that is not HOT writes an entry into every index; one is
+// HOT only when no indexed column changes (since migration 20261203190100 no index
+// holds status). The same flip as BenchmarkRecordTriggers, on 20,000 talents,
+// against a clone keeping only the indexes its constraints need (primary key,
+// user_id, lower(email)). Reports both and the ratio of throughputs.
+//
+//	go test ./sidecar/internal/schematest -run '^$' -bench StatusIndexes -benchtime 3000x
+func BenchmarkStatusIndexes(b *testing.B) {
+	indexed := newFlipDB(b, 20000, "")
+	bare := newFlipDB(b, 20000, `do $$
+		declare i record;
+		begin
+		  for i in select c.relname from pg_index x join pg_class c on c.oid = x.indexrelid
+		            where x.indrelid = 'public.talent_profiles'::regclass and not x.indisunique
+		  loop
+		    execute format('drop index public.%I', i.relname);
+		  end loop;
+		end $$`)
+	benchFlips(b, indexed, bare, "indexed", "bare")
+}
+
+// flipDB is a database of profiles, some active, and the admin who flips them.
+type flipDB struct {
+	conn   *pgx.Conn
+	claims string
+	ids    []string
+}
+
+// newFlipDB seeds profiles talents and runs prepare (changing the schema under test)
+// before the benchmark's connection is opened.
+func newFlipDB(b *testing.B, profiles int, prepare string) flipDB {
+	ctx := context.Background()
+	db := testdb.New(b)
+	admin := seedAdmin(ctx, b, db.Pool)
+	_, err := db.Pool.Exec(ctx, seedProfilesSQL, profiles)
+	require.NoError(b, err)
+	for _, sql := range []string{
+		`update public.talent_profiles set status = 'active' where status in ('approved', 'inactive')`,
+		prepare,
+		`delete from sidecar.changes`,
+		`vacuum analyze`,
+	} {
+		if sql != "" {
+			_, err = db.Pool.Exec(ctx, sql)
 			require.NoError(b, err)
 		}
-		_, err = db.Pool.Exec(ctx, `delete from sidecar.changes`)
-		require.NoError(b, err)
-		_, err = db.Pool.Exec(ctx, `vacuum analyze`)
-		require.NoError(b, err)
-		rows, err := db.Pool.Query(ctx, `select id::text from public.talent_profiles where status = 'active' order by id limit 500`)
-		require.NoError(b, err)
-		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		require.NoError(b, err)
-		conn, err := db.Pool.Acquire(ctx)
-		require.NoError(b, err)
-		b.Cleanup(conn.Release)
-		return conn.Conn(), testdb.Claims(admin, "authenticated", "bench.admin@example.com"), ids
 	}
-	with, withClaims, withIDs := setup(true)
-	without, withoutClaims, withoutIDs := setup(false)
+	rows, err := db.Pool.Query(ctx, `select id::text from public.talent_profiles where status = 'active' order by id limit 500`)
+	require.NoError(b, err)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(b, err)
+	conn, err := db.Pool.Acquire(ctx)
+	require.NoError(b, err)
+	b.Cleanup(conn.Release)
+	return flipDB{conn.Conn(), testdb.Claims(admin, "authenticated", "bench.admin@example.com"), ids}
+}
+
+// benchFlips times an admin's status change (active <-> inactive, as PostgREST sends
+// it) in x and y alternately, reporting wall time and the server processes' CPU of
+// each, and their ratios (x's time over y's; y's CPU over x's, x's throughput
+// relative to y's).
+func benchFlips(b *testing.B, x, y flipDB, xName, yName string) {
+	ctx := context.Background()
 	const flip = `with t as (
 		update public.talent_profiles set status = case status when 'active' then 'inactive'::public.talent_status else 'active' end
 		 where id = $1 returning id, status)
 		select coalesce(json_agg(t), '[]')::text from t`
+	xCPU, err := testdb.BackendCPU(ctx, x.conn)
+	require.NoError(b, err)
+	yCPU, err := testdb.BackendCPU(ctx, y.conn)
+	require.NoError(b, err)
+	defer reportBackendCPU(b, xName, yName, xCPU, yCPU)()
 	var i, j int
-	benchPairNamed(b, "recorded-ns/op", "unrecorded-ns/op", "recorded/unrecorded",
+	benchPairNamed(b, xName+"-ns/op", yName+"-ns/op", xName+"/"+yName,
 		func() error {
 			i++
-			_, err := request(ctx, with, "authenticated", withClaims, flip, withIDs[i%len(withIDs)])
+			_, err := request(ctx, x.conn, "authenticated", x.claims, flip, x.ids[i%len(x.ids)])
 			return err
 		},
 		func() error {
 			j++
-			_, err := request(ctx, without, "authenticated", withoutClaims, flip, withoutIDs[j%len(withoutIDs)])
+			_, err := request(ctx, y.conn, "authenticated", y.claims, flip, y.ids[j%len(y.ids)])
 			return err
 		})
-	var n int
-	require.NoError(b, with.QueryRow(ctx, `select count(*) from sidecar.changes`).Scan(&n))
-	require.Greater(b, n, b.N, "the recorded database wrote a record per request")
-	require.NoError(b, without.QueryRow(ctx, `select count(*) from sidecar.changes`).Scan(&n))
-	require.Zero(b, n, "the other wrote none")
 }
