@@ -16,7 +16,7 @@ run() { # name package bench-regexp benchtime [count]
 }
 
 # The write path's figures are ratios of two arms measured interleaved, each run three
-# times (BENCH_COUNT): the summary gives the median and the range. The *-cpu-* metrics
+# times (BENCH_COUNT), as are the drains: the summary gives the median and the range. The *-cpu-* metrics
 # are the server processes' CPU (/proc/<pid>/schedstat), steadier than wall time on a
 # shared machine.
 count="${BENCH_COUNT:-3}"
@@ -25,7 +25,9 @@ run records      ./sidecar/internal/schematest  'RecordTriggers|StatusIndexes'  
 # Latency first: right after a drain benchmark some runs show one 100-180 ms pause
 # (docs/performance.md, "Latency"), which is not what a steady state looks like.
 run latency      ./sidecar/cmd/sidecar          'SteadyLatency'                           1x
-run replication  ./sidecar/cmd/sidecar          'BacklogDrain'                            1x
+# The drains too (issue 24): changes/s and CPU per 1,000 changes against
+# pg_recvlogical's on the same range, as medians of BENCH_COUNT runs.
+run replication  ./sidecar/cmd/sidecar          'BacklogDrain'                            1x "$count"
 run email        ./sidecar/internal/emailsend   'BenchmarkOutboxSendGrid|BenchmarkQueueToSentLatency' 2000x
 run mediaguard   ./sidecar/internal/mediaguard  'GuardWrites'                             2000x "$count"
 
