@@ -97,6 +97,9 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("parsing DATABASE_URL: %w", err)
 	}
+	// Every connection, the probe's included, dials with keepalives and a connect
+	// timeout (package dbconn).
+	dbconn.Configure(&pcfg.ConnConfig.Config)
 	// Refuse a transaction pooler before anything uses the database: never half-served.
 	if err := sessioncheck.Require(ctx, pcfg.ConnConfig); err != nil {
 		return err
@@ -109,7 +112,6 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	// pooled connection idle for a while is pinged before use and replaced if the
 	// ping goes unanswered, and a session that a vanished sidecar left inside a
 	// transaction (holding its claims' locks) is ended by the server.
-	dbconn.Configure(&pcfg.ConnConfig.Config)
 	pcfg.PingTimeout = poolPingTimeout
 	sessionSettings := append(dbconn.Keepalives(),
 		dbconn.Setting{Name: "idle_in_transaction_session_timeout", Value: dbconn.Millis(cfg.DatabaseTimeout)})
@@ -169,7 +171,7 @@ func run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	outbox := emailsend.NewOutbox(pool, provider, live, pipe, queued,
 		emailsend.Options{Concurrency: cfg.EmailConcurrency, MaxAttempts: cfg.EmailMaxAttempts, Poll: cfg.EmailPoll,
 			DBTimeout: cfg.DatabaseTimeout, Registry: reg}, log)
-	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, log)
+	events, err := emailsend.NewEventWebhook(pool, cfg.SendGridWebhookPublicKey, cfg.DatabaseTimeout, log)
 	if err != nil {
 		return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY: %w", err)
 	}

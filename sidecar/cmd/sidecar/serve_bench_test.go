@@ -224,7 +224,7 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	// sidecar, so all its CPU is the drain's).
 	var walsender int
 	_ = db.Pool.QueryRow(ctx, `select pid from pg_stat_replication where application_name = 'talent_sidecar_replication'`).Scan(&walsender)
-	walsenderCPU := sidecartest.PidCPU(walsender)
+	walsenderCPU := testdb.ProcessCPU(walsender)
 	b.StopTimer()
 	batchSum, _ := p.Metric("sidecar_batch_size_sum")
 	batches, _ := p.Metric("sidecar_batch_size_count")

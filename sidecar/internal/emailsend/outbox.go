@@ -366,13 +366,15 @@ func (o *Outbox) recorder(ctx context.Context) {
 		// failed write is retried (on another connection: a timed-out one is
 		// closed) for as long as the leases leave.
 		giveUp := time.Now().Add(o.opts.Lease - o.opts.SendTimeout - o.opts.DBTimeout)
-		for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		backoff := retry.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second}
+		for attempt := 1; ; attempt++ {
 			rctx, cancel := context.WithTimeout(ctx, o.opts.DBTimeout)
 			err := o.recordSent(rctx, batch)
 			cancel()
 			if err == nil {
 				break
 			}
+			wait := backoff.Delay(attempt)
 			if time.Now().Add(wait).After(giveUp) {
 				// The leases expire and the rows are claimed again: at worst one repeat each.
 				o.log.Error("recording sent emails", "emails", len(batch), "error", err)

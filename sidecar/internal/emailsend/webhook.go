@@ -28,9 +28,6 @@ const (
 	webhookMaxAge    = 5 * time.Minute
 	webhookMaxBody   = 4 << 20
 	webhookMaxEvents = 10000
-	// eventTimeout bounds recording one event: SendGrid retries a delivery that
-	// failed, so a silent connection is abandoned rather than waited on.
-	eventTimeout = 10 * time.Second
 )
 
 // EventWebhook receives SendGrid's event webhook and records delivery outcomes.
@@ -45,12 +42,19 @@ type EventWebhook struct {
 	key  *ecdsa.PublicKey
 	log  *slog.Logger
 	now  func() time.Time
+	// dbTimeout bounds recording one event (DATABASE_TIMEOUT): SendGrid retries a
+	// delivery that failed, so a silent connection is abandoned, not waited on.
+	dbTimeout time.Duration
 }
 
 // NewEventWebhook parses the base64 DER public key (SENDGRID_WEBHOOK_PUBLIC_KEY). An
-// empty key returns a webhook that refuses every request (503 disabled).
-func NewEventWebhook(pool *pgxpool.Pool, publicKeyBase64 string, log *slog.Logger) (*EventWebhook, error) {
-	w := &EventWebhook{pool: pool, log: log.With("component", "emailsend.webhook"), now: time.Now}
+// empty key returns a webhook that refuses every request (503 disabled). dbTimeout
+// bounds each event's statement (0: 10s).
+func NewEventWebhook(pool *pgxpool.Pool, publicKeyBase64 string, dbTimeout time.Duration, log *slog.Logger) (*EventWebhook, error) {
+	if dbTimeout <= 0 {
+		dbTimeout = 10 * time.Second
+	}
+	w := &EventWebhook{pool: pool, log: log.With("component", "emailsend.webhook"), now: time.Now, dbTimeout: dbTimeout}
 	if publicKeyBase64 == "" {
 		return w, nil
 	}
@@ -181,7 +185,7 @@ func (w *EventWebhook) apply(ctx context.Context, ev sgEvent) (bool, error) {
 	if len(reason) > 2000 {
 		reason = reason[:2000]
 	}
-	ctx, cancel := context.WithTimeout(ctx, eventTimeout)
+	ctx, cancel := context.WithTimeout(ctx, w.dbTimeout)
 	defer cancel()
 	tag, err := w.pool.Exec(ctx, `update public.email_notifications
 		set status = $3::public.email_status,

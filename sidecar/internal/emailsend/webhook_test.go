@@ -61,7 +61,7 @@ func TestEventWebhook(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	s := newSigner(t)
-	wh, err := NewEventWebhook(f.pool, s.pub, testlog.New(t))
+	wh, err := NewEventWebhook(f.pool, s.pub, 0, testlog.New(t))
 	require.NoError(t, err)
 	app := fiber.New()
 	wh.Register(app)
@@ -149,11 +149,11 @@ func TestEventWebhook(t *testing.T) {
 
 func TestEventWebhookConfig(t *testing.T) {
 	t.Parallel()
-	_, err := NewEventWebhook(nil, "not base64!", testlog.New(t))
+	_, err := NewEventWebhook(nil, "not base64!", 0, testlog.New(t))
 	require.ErrorContains(t, err, "not base64")
-	_, err = NewEventWebhook(nil, base64.StdEncoding.EncodeToString([]byte("junk")), testlog.New(t))
+	_, err = NewEventWebhook(nil, base64.StdEncoding.EncodeToString([]byte("junk")), 0, testlog.New(t))
 	require.ErrorContains(t, err, "SENDGRID_WEBHOOK_PUBLIC_KEY")
-	wh, err := NewEventWebhook(nil, "", testlog.New(t))
+	wh, err := NewEventWebhook(nil, "", 0, testlog.New(t))
 	require.NoError(t, err)
 	app := fiber.New()
 	wh.Register(app)

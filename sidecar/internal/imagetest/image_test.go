@@ -1,6 +1,7 @@
 package imagetest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/emailsend/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
@@ -26,6 +28,7 @@ const gracePeriod = 30 * time.Second
 // run also checks the user, the read-only root, the image's own HEALTHCHECK, and
 // that one approval gives one audit row and one approval email at SendGrid.
 func TestImageRun(t *testing.T) {
+	ctx := context.Background()
 	p := newPodman(t)
 	image := loadImage(t, p)
 	// Containers of an interrupted earlier run (this store is the tests' own).
@@ -70,7 +73,7 @@ func TestImageRun(t *testing.T) {
 		})
 		start := time.Now()
 		p.must(append(append(args, "--name", name), image)...)
-		require.NoError(t, waitReadyz("http://"+addr, "streaming", 30*time.Second))
+		require.NoError(t, sidecartest.WaitReadyAt("http://"+addr, "streaming", 30*time.Second))
 		ready := time.Now()
 		starts = append(starts, ready.Sub(start))
 		// The process's own share: from the runtime starting it (conmon's record).
@@ -90,7 +93,7 @@ func TestImageRun(t *testing.T) {
 			require.Contains(t, p.must("exec", name, "/sidecar", "healthcheck"), "healthy")
 
 			approve(t, db, ids[0])
-			require.True(t, waitFor(30*time.Second, func() bool { return approvals(t, db, ids[0]) >= 1 }), "audit row")
+			require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) { return approvals(t, db, ids[0]) >= 1, nil }), "audit row")
 			mailed := func() int {
 				n := 0
 				for _, m := range fake.Accepted() {
@@ -100,7 +103,7 @@ func TestImageRun(t *testing.T) {
 				}
 				return n
 			}
-			require.True(t, waitFor(30*time.Second, func() bool { return mailed() >= 1 }), "approval email")
+			require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) { return mailed() >= 1, nil }), "approval email")
 			time.Sleep(time.Second) // a repeat would show by now
 			require.Equal(t, 1, approvals(t, db, ids[0]), "one audit row for one approval")
 			require.Equal(t, 1, mailed(), "one approval email for one approval")
@@ -117,7 +120,7 @@ func TestImageRun(t *testing.T) {
 		stops = append(stops, time.Unix(0, finished).Sub(stop))
 		require.Equal(t, "0", code, "exit code after SIGTERM")
 		require.Less(t, stops[i], gracePeriod/3, "SIGTERM to exit, well within the grace period")
-		require.True(t, waitFor(5*time.Second, func() bool { return !slotActive(t, db, slot) }), "the slot is released")
+		require.NoError(t, sidecartest.WaitFor(ctx, 5*time.Second, func() (bool, error) { return !slotActive(t, db, slot), nil }), "the slot is released")
 		p.must("rm", name)
 	}
 	u, _ := url.Parse(db.URL)

@@ -2,6 +2,7 @@ package imagetest
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/talent-onboarding/backend/sidecar/internal/emailsend/sendgridfake"
+	"github.com/talent-onboarding/backend/sidecar/internal/sidecartest"
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
@@ -114,6 +116,7 @@ func probeURL(t testing.TB, container map[string]any, probe, podIP string) strin
 //     database and the SendGrid fake are reached through forwarders on the host
 //     that accept only the network's addresses.
 func TestKubePlayDeployment(t *testing.T) {
+	ctx := context.Background()
 	p := newPodman(t)
 	image := loadImage(t, p)
 
@@ -234,13 +237,13 @@ func TestKubePlayDeployment(t *testing.T) {
 	for _, c := range ctrs {
 		for _, probe := range []string{"startupProbe", "livenessProbe", "readinessProbe"} {
 			u := probeURL(t, container, probe, ips[c])
-			require.True(t, waitFor(60*time.Second, func() bool {
+			require.NoError(t, sidecartest.WaitFor(ctx, 60*time.Second, func() (bool, error) {
 				resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(u)
 				if err != nil {
-					return false
+					return false, nil
 				}
 				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
+				return resp.StatusCode == http.StatusOK, nil
 			}), "%s %s: 200", c, probe)
 		}
 		requireHardened(t, p, c)
@@ -257,30 +260,30 @@ func TestKubePlayDeployment(t *testing.T) {
 		return strings.TrimSuffix(u, obj(t, container, "readinessProbe", "httpGet", "path").(string))
 	}
 	leader, standby := "", ""
-	require.True(t, waitFor(30*time.Second, func() bool {
-		_, s0 := readyz(base(ctrs[0]))
-		_, s1 := readyz(base(ctrs[1]))
+	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) {
+		_, s0 := sidecartest.ReadyAt(base(ctrs[0]))
+		_, s1 := sidecartest.ReadyAt(base(ctrs[1]))
 		switch {
 		case s0 == "streaming" && s1 == "standby":
 			leader, standby = ctrs[0], ctrs[1]
 		case s1 == "streaming" && s0 == "standby":
 			leader, standby = ctrs[1], ctrs[0]
 		default:
-			return false
+			return false, nil
 		}
-		return true
+		return true, nil
 	}), "one pod streaming, the other standby")
 	require.True(t, slotActive(t, db, db.Name), "the ConfigMap's slot is streamed")
 
 	approve(t, db, ids[0])
-	require.True(t, waitFor(30*time.Second, func() bool { return approvals(t, db, ids[0]) >= 1 }), "audit row before the kill")
+	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) { return approvals(t, db, ids[0]) >= 1, nil }), "audit row before the kill")
 
 	killed := time.Now()
 	p.must("kill", "--signal", "KILL", leader)
 	approve(t, db, ids[1])
-	require.NoError(t, waitReadyz(base(standby), "streaming", takeoverBound), "the standby takes over")
+	require.NoError(t, sidecartest.WaitReadyAt(base(standby), "streaming", takeoverBound), "the standby takes over")
 	t.Logf("%s killed; %s streaming after %s", leader, standby, time.Since(killed).Round(time.Millisecond))
-	require.True(t, waitFor(30*time.Second, func() bool { return approvals(t, db, ids[1]) >= 1 }), "audit row after the kill")
+	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) { return approvals(t, db, ids[1]) >= 1, nil }), "audit row after the kill")
 
 	mailed := func(to string) int {
 		n := 0
@@ -291,7 +294,7 @@ func TestKubePlayDeployment(t *testing.T) {
 		}
 		return n
 	}
-	require.True(t, waitFor(30*time.Second, func() bool { return mailed(emails[0]) >= 1 && mailed(emails[1]) >= 1 }), "approval emails")
+	require.NoError(t, sidecartest.WaitFor(ctx, 30*time.Second, func() (bool, error) { return mailed(emails[0]) >= 1 && mailed(emails[1]) >= 1, nil }), "approval emails")
 	time.Sleep(time.Second) // a repeat would show by now
 	for i := range ids {
 		require.Equal(t, 1, approvals(t, db, ids[i]), "talent %d: one audit row", i)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,13 +74,20 @@ func (p *podman) must(args ...string) string {
 	return out
 }
 
-// buildArchive runs scripts/image.sh once per test process; its last line of
-// output is the archive's path.
-var buildArchive = sync.OnceValues(func() (string, error) {
-	root, err := repoRoot()
-	if err != nil {
-		return "", err
-	}
+// buildArchive runs scripts/image.sh of the checkout at root once per test
+// process; its last line of output is the archive's path.
+func buildArchive(root string) (string, error) {
+	buildOnce.Do(func() { builtPath, buildErr = runImageScript(root) })
+	return builtPath, buildErr
+}
+
+var (
+	buildOnce sync.Once
+	builtPath string
+	buildErr  error
+)
+
+func runImageScript(root string) (string, error) {
 	cmd := exec.Command(filepath.Join(root, "scripts", "image.sh"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -91,15 +97,6 @@ var buildArchive = sync.OnceValues(func() (string, error) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	return lines[len(lines)-1], nil
-})
-
-// repoRoot is the directory of go.mod above the test's working directory.
-func repoRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Dir(strings.TrimSpace(string(out))), nil
 }
 
 // imageArchive is the archive scripts/test.sh built (SIDECAR_IMAGE_ARCHIVE), or
@@ -109,7 +106,7 @@ func imageArchive(t testing.TB) string {
 	path := os.Getenv("SIDECAR_IMAGE_ARCHIVE")
 	if path == "" {
 		var err error
-		path, err = buildArchive()
+		path, err = buildArchive(testdb.Root(t))
 		require.NoError(t, err)
 	}
 	_, err := os.Stat(path)
@@ -199,46 +196,6 @@ func requireHardened(t testing.TB, p *podman, ctr string) {
 	require.Equal(t, []string{"65532", "65532", "65532", "65532"}, procStatus(t, pid, "Gid"), "%s runs as group 65532", ctr)
 	opts := strings.Split(mounts(t, pid)["/"], ",")
 	require.Contains(t, opts, "ro", "%s: the root filesystem is read-only", ctr)
-}
-
-// readyz is GET /readyz: the status code and the replication state.
-func readyz(base string) (int, string) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(base + "/readyz")
-	if err != nil {
-		return 0, ""
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Replication string `json:"replication"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body.Replication
-}
-
-// waitReadyz waits until /readyz answers 200 with the given replication state.
-func waitReadyz(base, state string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	code, got := 0, ""
-	for time.Now().Before(deadline) {
-		if code, got = readyz(base); code == http.StatusOK && got == state {
-			return nil
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	return fmt.Errorf("%s/readyz: %d %q, want 200 %q within %s", base, code, got, state, timeout)
-}
-
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
 }
 
 // spread is the median and range of three or more durations, for the log.

@@ -164,9 +164,13 @@ func (p *Proc) Exited() bool {
 func (p *Proc) ExitCode() int { <-p.done; return p.cmd.ProcessState.ExitCode() }
 
 // Ready fetches /readyz and returns its replication state ("" when unreachable).
-func (p *Proc) Ready() (ready bool, replication string) {
+func (p *Proc) Ready() (ready bool, replication string) { return ReadyAt("http://" + p.Addr) }
+
+// ReadyAt fetches base + "/readyz" of any sidecar (a process, a container, a pod):
+// whether it answered ready, and its replication state ("" when unreachable).
+func ReadyAt(base string) (ready bool, replication string) {
 	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get("http://" + p.Addr + "/readyz")
+	resp, err := c.Get(base + "/readyz")
 	if err != nil {
 		return false, ""
 	}
@@ -176,7 +180,23 @@ func (p *Proc) Ready() (ready bool, replication string) {
 		Replication string `json:"replication"`
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return body.Ready, body.Replication
+	return body.Ready && resp.StatusCode == http.StatusOK, body.Replication
+}
+
+// WaitReadyAt waits until base's /readyz answers ready with the replication state
+// want.
+func WaitReadyAt(base, want string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ready, st := ReadyAt(base)
+		if ready && st == want {
+			return nil
+		}
+		last = st
+		time.Sleep(25 * time.Millisecond)
+	}
+	return fmt.Errorf("%s/readyz: not ready with %q within %s (last %q)", base, want, timeout, last)
 }
 
 // WaitState waits until /readyz reports the replication state want.
@@ -272,13 +292,6 @@ func PostgresCPU(t testing.TB) time.Duration {
 		}
 	}
 	return total
-}
-
-// PidCPU is the CPU time process pid has used so far (0 once it is gone): a
-// backend or walsender whose pid pg_stat_activity or pg_stat_replication gives.
-func PidCPU(pid int) time.Duration {
-	_, own, _ := procCPU(fmt.Sprintf("/proc/%d/stat", pid))
-	return own
 }
 
 // ticks adds up /proc clock ticks (USER_HZ, 100 on Linux) as a duration.

@@ -275,23 +275,25 @@ func rowsRead(node any, table string) float64 {
 }
 
 // BackendCPU returns a reader of the CPU time the connection's server process has
-// spent on a CPU so far, from /proc/<pid>/schedstat (nanoseconds, unlike the 10 ms
-// ticks of /proc/<pid>/stat). It needs the database on this machine, as the local
-// cluster is; elsewhere the reader returns 0. Benchmarks report it beside wall time:
-// on a shared machine the time a request waits for a CPU is noise, its CPU is not.
+// spent so far (ProcessCPU of its pid). Benchmarks report it beside wall time: on a
+// shared machine the time a request waits for a CPU is noise, its CPU is not.
 func BackendCPU(ctx context.Context, conn *pgx.Conn) (func() time.Duration, error) {
 	var pid int
 	if err := conn.QueryRow(ctx, "select pg_backend_pid()").Scan(&pid); err != nil {
 		return nil, err
 	}
-	path := fmt.Sprintf("/proc/%d/schedstat", pid)
-	return func() time.Duration {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return 0
-		}
-		var ns int64
-		_, _ = fmt.Sscan(string(b), &ns)
-		return time.Duration(ns)
-	}, nil
+	return func() time.Duration { return ProcessCPU(pid) }, nil
+}
+
+// ProcessCPU is the CPU time process pid has spent so far, from
+// /proc/<pid>/schedstat (nanoseconds, unlike the 10 ms ticks of /proc/<pid>/stat);
+// 0 once the process is gone, or for a database on another machine.
+func ProcessCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/schedstat", pid))
+	if err != nil {
+		return 0
+	}
+	var ns int64
+	_, _ = fmt.Sscan(string(b), &ns)
+	return time.Duration(ns)
 }
