@@ -146,8 +146,9 @@ func checkSession(f *inspect.Facts, opt Options) checkResult {
 
 // checkChangeRecord looks for sidecar.changes and the triggers that write it. The
 // migration names a recorded table's triggers <table>_record_<what>: one records its
-// changes, and deletes are recorded by it or by <table>_record_delete (a talent's
-// change trigger fires on updates only, as a new draft is nothing to act on).
+// changes, and deletes are recorded by it or by <table>_record_delete. A talent's
+// updates are recorded by the state machine's trigger (its function calls
+// private.record_talent_update; a new draft is nothing to act on).
 func checkChangeRecord(f *inspect.Facts) checkResult {
 	const name = "change record"
 	switch {
@@ -174,7 +175,7 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 		var changes, deletes bool
 		for _, tg := range triggers {
 			count++
-			changes = changes || tg.Name == t.Name+"_record_change"
+			changes = changes || tg.Name == t.Name+"_record_change" || tg.RecordsUpdates
 			deletes = deletes || (tg.Enabled && tg.Delete)
 			if !tg.Enabled {
 				disabled = append(disabled, tg.Name+" on "+table)
@@ -182,6 +183,9 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 			}
 		}
 		switch {
+		case !changes && t.Name == "talent_profiles":
+			missing = append(missing, "the state machine's record of updates on "+table+
+				" (trigger talent_profiles_before_write, whose function calls private.record_talent_update)")
 		case !changes:
 			missing = append(missing, "trigger "+t.Name+"_record_change on "+table)
 		case !deletes:
@@ -191,8 +195,8 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 	var problems []string
 	if len(missing) > 0 {
 		problems = append(problems, "missing "+strings.Join(missing, ", "))
-		fixes = append([]string{push + " (migrations/*_change_record.sql makes them; when every migration is applied " +
-			"they were dropped by hand: re-create them as that migration does)"}, fixes...)
+		fixes = append([]string{push + " (migrations/*_change_record.sql and *_record_in_state_machine.sql make them; " +
+			"when every migration is applied they were dropped by hand: re-create them as those migrations do)"}, fixes...)
 	}
 	if len(disabled) > 0 {
 		problems = append(problems, "disabled: "+strings.Join(disabled, ", "))

@@ -193,6 +193,15 @@ func TestBrokenStates(t *testing.T) {
 			fix:    "supabase db push",
 		},
 		{
+			name: "state machine without its record",
+			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
+				exec(t, db, "drop trigger talent_profiles_before_write on public.talent_profiles")
+			},
+			want:   []string{"change record"},
+			detail: "missing the state machine's record of updates on public.talent_profiles",
+			fix:    "supabase db push",
+		},
+		{
 			name: "record trigger disabled",
 			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
 				exec(t, db, "alter table public.email_settings disable trigger email_settings_record_change")

@@ -44,9 +44,9 @@ returning s.id, s.row_key, s.table_name, s.op, coalesce(s.actor_id::text, ''), s
           case when s.table_name = 'talent_profiles' and s.new_row is not null then
             array[` + snapshotFields("s.new_row") + `] end`
 
-// talentSnapshot is the keys of a talent's change record snapshot
-// (private.record_talent_change, migration 20261202000100; a test keeps the two
-// equal). A claim returns them as text arrays rather than jsonb: decoding 40,000
+// talentSnapshot is the keys of a talent's change record snapshot (written by the
+// state machine for an update, migration 20261203200000, and by
+// private.record_talent_change for a delete; a test keeps them equal). A claim returns them as text arrays rather than jsonb: decoding 40,000
 // JSON objects was a third of the sidecar's CPU in a backlog drain.
 var talentSnapshot = []string{"id", "user_id", "status", "name", "email", "rejection_reason", "admin_notes",
 	"submitted_at", "approved_at", "activated_at"}

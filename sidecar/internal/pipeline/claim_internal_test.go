@@ -37,7 +37,7 @@ func TestClaimedSnapshotEqualsTheRecord(t *testing.T) {
 	require.NoError(t, err)
 	want := slices.Clone(talentSnapshot)
 	slices.Sort(want)
-	require.Equal(t, want, keys, "talentSnapshot must name the keys private.record_talent_change writes")
+	require.Equal(t, want, keys, "talentSnapshot must name the keys the state machine's record holds")
 
 	type rec struct {
 		ID       int64

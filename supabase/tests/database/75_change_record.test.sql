@@ -2,7 +2,7 @@
 -- on, written by trigger in the changing transaction, out of every client's reach.
 begin;
 \ir _helpers.psql
-select plan(41);
+select plan(49);
 
 select tests.new_user('talent');
 select tests.new_user('other');
@@ -24,6 +24,9 @@ select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_r
 select throws_ok('update sidecar.changes set processed_at = now()', '42501', null, 'a talent cannot mark one processed');
 select throws_ok('delete from sidecar.changes', '42501', null, 'a talent cannot delete one');
 select throws_ok($$select private.change_actor_role(null, null)$$, '42501', null, 'a talent cannot call the actor helper');
+select throws_ok(format($$select private.record_talent_update(%L, '{}', '{"status": "approved"}', 'admin', null)$$, tests.id('talent.profile')),
+  '42501', 'change records are written by the talent_profiles trigger only',
+  'a talent can call the state machine''s record helper only from inside the trigger');
 select tests.as_user('admin');
 select throws_ok('select * from sidecar.changes', '42501', null, 'an admin cannot read them');
 select throws_ok($$insert into sidecar.changes (row_key, table_name, op, actor_role) values ('k', 't', 'UPDATE', 'admin')$$,
@@ -45,7 +48,8 @@ select throws_ok($$update sidecar.changes set actor_role = 'admin'$$, '42501', n
 select lives_ok('update sidecar.changes set processed_at = now() where false', 'service_role (the sidecar) marks records processed');
 select tests.as_postgres();
 select ok(p.prosecdef and p.proconfig = array['search_path=""'], p.proname || ' is security definer with an empty search_path')
-  from pg_proc p where p.oid in ('private.record_talent_change()'::regprocedure, 'private.record_email_config_change()'::regprocedure)
+  from pg_proc p where p.oid in ('private.record_talent_change()'::regprocedure, 'private.record_email_config_change()'::regprocedure,
+                                 'private.record_talent_update(uuid, jsonb, jsonb, text, uuid)'::regprocedure)
   order by p.proname;
 select ok(not exists (select 1 from information_schema.role_table_grants
                        where table_schema = 'sidecar' and grantee in ('anon', 'authenticated', 'public')),
@@ -101,6 +105,34 @@ select throws_ok(format($$update public.talent_profiles set status = 'draft' whe
 select tests.as_postgres();
 select is((select count(*)::int from sidecar.changes where new_row->>'status' = 'draft'), 0, 'a refused transition records nothing');
 
+-- The record is written before the row (by the BEFORE trigger): a row the media guard,
+-- which runs after it, refuses takes its record with it.
+select tests.as_user('admin');
+select throws_ok(format($$update public.talent_profiles set admin_notes = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==' where id = %L$$,
+  tests.id('other.profile')), '23514');
+select tests.as_postgres();
+select is((select count(*)::int from sidecar.changes where new_row->>'admin_notes' like 'data:%'), 0,
+  'a change the media guard refuses leaves no record');
+
+-- The snapshot holds the columns the state machine derived, not what the client sent.
+select tests.new_user('late');
+select tests.new_profile('late', 'submitted');
+select tests.as_user('admin');
+update public.talent_profiles set status = 'approved', approved_at = '2001-01-01' where id = tests.id('late.profile');
+select tests.as_postgres();
+select ok((select (new_row->>'approved_at')::timestamptz > now() - interval '1 hour' and old_row->>'approved_at' is null
+             from sidecar.changes order by id desc limit 1),
+  'the record''s approved_at is the state machine''s, not the client''s');
+
+-- Changes that are not recorded: an admin refused, an autosave by the talent.
+select tests.as_user('other');
+select is(tests.affected(format($$update public.talent_profiles set status = 'approved' where id = %L$$, tests.id('late.profile'))), 0,
+  'another talent''s profile is out of a talent''s reach');
+select tests.as_postgres();
+select is((select count(*)::int from sidecar.changes where row_key = 'talent:' || tests.id('late.profile')), 2,
+  'a change someone may not make leaves no record (the fixture''s submit and the approval only)');
+
+
 -- The email configuration: an admin's edit is recorded; the sidecar's verdict is not.
 delete from sidecar.changes;
 select tests.as_user('admin');
@@ -129,8 +161,12 @@ select tests.as_postgres();
 select has_index('sidecar', 'changes', 'changes_pending_idx', array['row_key', 'id'], 'pending records by key and id');
 select has_index('sidecar', 'changes', 'changes_created_at_brin', 'pruning by age');
 select hasnt_table('sidecar', 'talent_deletions', 'the deletion tombstones are gone: the record names who deleted');
-select is((select count(*)::int from pg_trigger where tgrelid = 'public.talent_profiles'::regclass
-            and tgname in ('talent_profiles_record_change', 'talent_profiles_record_delete')), 2, 'talent_profiles records its changes');
+select is((select array_agg(tgname::text order by tgname) from pg_trigger where tgrelid = 'public.talent_profiles'::regclass
+            and (tgname like '%record%' or tgfoid = 'private.record_talent_change()'::regprocedure)),
+  array['talent_profiles_record_delete'],
+  'talent_profiles records a delete by trigger (its updates are recorded by the state machine since migration 20261203200000)');
+select ok(pg_get_functiondef('private.talent_profiles_before_write()'::regprocedure) ~ 'private\.record_talent_update',
+  'the state machine writes the record of an update');
 select is((select count(*)::int from pg_trigger where tgname in ('email_settings_record_change', 'email_templates_record_change')), 2,
   'and so does the email configuration');
 

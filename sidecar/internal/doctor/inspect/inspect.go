@@ -112,6 +112,9 @@ type Trigger struct {
 	Name                   string
 	Enabled                bool
 	Insert, Update, Delete bool
+	// RecordsUpdates: the trigger's function writes the record of an update itself
+	// (the talent state machine calls private.record_talent_update).
+	RecordsUpdates bool
 }
 
 // TableAccess is what the role may do with one of the sidecar's own tables.
@@ -333,7 +336,9 @@ func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, 
 }
 
 // readRecordTriggers lists, for each recorded table of the catalogue that exists,
-// its triggers named <table>_record_* (the change record migration's names).
+// its triggers named <table>_record_* (the change record migration's names) and the
+// update triggers whose function writes the record itself (the talent state machine,
+// since migration 20261203200000).
 func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigger, error) {
 	var tables []string
 	for _, t := range change.Catalogue {
@@ -345,17 +350,20 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigg
 	err := collect(ctx, conn, `
 		select n.nspname || '.' || c.relname, t.tgname,
 		       coalesce(t.tgenabled in ('O', 'A'), false),
-		       coalesce(t.tgtype & 4 <> 0, false), coalesce(t.tgtype & 16 <> 0, false), coalesce(t.tgtype & 8 <> 0, false)
+		       coalesce(t.tgtype & 4 <> 0, false), coalesce(t.tgtype & 16 <> 0, false), coalesce(t.tgtype & 8 <> 0, false),
+		       coalesce(t.tgtype & 16 <> 0 and p.prosrc like '%private.record\_talent\_update(%', false)
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
-		left join pg_trigger t on t.tgrelid = c.oid and not t.tgisinternal
-		                      and t.tgname like replace(c.relname, '_', '\_') || '\_record\_%'
+		left join (pg_trigger t join pg_proc p on p.oid = t.tgfoid)
+		       on t.tgrelid = c.oid and not t.tgisinternal
+		      and (t.tgname like replace(c.relname, '_', '\_') || '\_record\_%'
+		           or p.prosrc like '%private.record\_talent\_update(%')
 		where n.nspname || '.' || c.relname = any($1) and c.relkind in ('r', 'p')
 		order by 1, 2`,
 		[]any{tables}, func(r pgx.Rows) error {
 			var table string
 			var name *string
 			var tg Trigger
-			if err := r.Scan(&table, &name, &tg.Enabled, &tg.Insert, &tg.Update, &tg.Delete); err != nil {
+			if err := r.Scan(&table, &name, &tg.Enabled, &tg.Insert, &tg.Update, &tg.Delete, &tg.RecordsUpdates); err != nil {
 				return err
 			}
 			if name == nil {
