@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -192,17 +193,41 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	// The baseline: pg_recvlogical decodes the backlog's range from one of the
 	// three slots, once now and twice after the drain (on an otherwise idle
 	// machine each time), so that the median brackets the drain in time.
-	var recvs, recvCPUs []time.Duration
+	var recvs, recvCPUs, recvOwns []time.Duration
 	recvRead := func(i int) {
 		rcpu := sidecartest.BusyCPU(b)
 		rstart := time.Now()
 		cmd := exec.Command(pgRecvLogical, "-d", db.URL, "--slot", fmt.Sprint("bench_recv_", i), "--start", "--no-loop",
 			"-o", "proto_version=1", "-o", "publication_names=talent_sidecar,talent_sidecar_media", "-P", "pgoutput",
 			"--endpos", endLSN, "-f", "/dev/null")
-		out, err := cmd.CombinedOutput()
-		require.NoError(b, err, "%s", out)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		require.NoError(b, cmd.Start())
+		// Its walsender's CPU, read until it exits (a 10 ms sample or less lost).
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var wpid int
+		var wcpu time.Duration
+	poll:
+		for {
+			select {
+			case err := <-done:
+				require.NoError(b, err, "%s", out.String())
+				break poll
+			case <-time.After(10 * time.Millisecond):
+				if wpid == 0 {
+					_ = db.Pool.QueryRow(ctx, `select active_pid from pg_replication_slots where slot_name = $1 and active_pid is not null`, fmt.Sprint("bench_recv_", i)).Scan(&wpid)
+				}
+				if wpid != 0 {
+					if c := testdb.ProcessCPU(wpid); c > 0 {
+						wcpu = c
+					}
+				}
+			}
+		}
 		recvs = append(recvs, time.Since(rstart))
 		recvCPUs = append(recvCPUs, sidecartest.BusyCPU(b)-rcpu)
+		recvOwns = append(recvOwns, wcpu+cmd.ProcessState.UserTime()+cmd.ProcessState.SystemTime())
 	}
 	recvRead(1)
 
@@ -225,6 +250,17 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	var walsender int
 	_ = db.Pool.QueryRow(ctx, `select pid from pg_stat_replication where application_name = 'talent_sidecar_replication'`).Scan(&walsender)
 	walsenderCPU := testdb.ProcessCPU(walsender)
+	// The sidecar's own database connections (the walsender among them), which it
+	// opened when it started: counted by process, so that other work on a shared
+	// machine does not blur the comparison of one code change with another.
+	var backends []int
+	if rows, err := db.Pool.Query(ctx, `select pid from pg_stat_activity where application_name like 'talent_sidecar%'`); err == nil {
+		backends, _ = pgx.CollectRows(rows, pgx.RowTo[int])
+	}
+	var backendsCPU time.Duration
+	for _, pid := range backends {
+		backendsCPU += testdb.ProcessCPU(pid)
+	}
 	b.StopTimer()
 	batchSum, _ := p.Metric("sidecar_batch_size_sum")
 	batches, _ := p.Metric("sidecar_batch_size_count")
@@ -256,6 +292,8 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	recv := recvs[1]
 	slices.Sort(recvCPUs)
 	recvCPU := recvCPUs[1]
+	slices.Sort(recvOwns)
+	recvOwn := recvOwns[1]
 
 	rate := float64(changes) / drain.Seconds()
 	recvRate := float64(changes) / recv.Seconds()
@@ -278,6 +316,11 @@ func drainScenario(b *testing.B, talents, changes, wantRows, wantEmails int, bui
 	b.ReportMetric(perK(sidecarCPU), "sidecar_cpu_s_per_1k")
 	b.ReportMetric(perK(recvCPU), "pg_recvlogical_cpu_s_per_1k")
 	b.ReportMetric(drainCPU.Seconds()/recvCPU.Seconds(), "cpu_ratio_to_pg_recvlogical")
+	// The same counted by process (for a shared machine): the sidecar and its
+	// backends against pg_recvlogical and its walsender.
+	b.ReportMetric(perK(backendsCPU), "sidecar_backends_cpu_s_per_1k")
+	b.ReportMetric(perK(recvOwn), "pg_recvlogical_own_cpu_s_per_1k")
+	b.ReportMetric((backendsCPU+sidecarCPU).Seconds()/recvOwn.Seconds(), "own_cpu_ratio_to_pg_recvlogical")
 	b.ReportMetric(float64(drainRSS)/(1<<20), "drain_rss_MiB")
 	b.ReportMetric(allSent.Seconds(), "all_emails_sent_s")
 	if batches > 0 {
