@@ -21,8 +21,10 @@
 --     chr(1), a path of lower-case letters, digits and . _ - /, and an optional query
 --     free of blanks and '#'. Besides, no URL column holds "9j" (the JPEG magic
 --     number /9j/ or _9j_) and each is shorter than 512 bytes (so every URL is
---     shorter than 512 characters). These are media_url_fast's conditions, some
---     stricter; a URL with a '\n' or a null element never passes.
+--     shorter than 512 characters), and none holds a line break: a value with one
+--     would read as several lines, "…/a.jpg\nh<another URL>" as two clean ones.
+--     These are media_url_fast's conditions, some stricter; a null element never
+--     passes either.
 --   * e-mail: no '%', ':', "9j", upper case, line break (real or \n) and shorter
 --     than 64 bytes, which leaves media_suspect nothing to find (every magic number
 --     but /9j/ and _9j_ has an upper-case letter), without a regular expression;
@@ -70,6 +72,7 @@ begin
        and coalesce(octet_length(new.video_sample_url), 0) < 512
        and coalesce(octet_length(new.freeform_audio_url), 0) < 512
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), '9j') = 0
+       and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), E'\n') = 0
        and replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(concat(case when cardinality(new.headshot_urls) > 0 then 'h' || array_to_string(new.headshot_urls, E'\nh', '') || E'\n' end,
                   case when new.video_sample_url <> '' then 'v' || new.video_sample_url || E'\n' end,
                   case when new.freeform_audio_url <> '' then 'a' || new.freeform_audio_url || E'\n' end), 'h' || private.media_storage_base_url() || '/storage/v1/object/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/public/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/sign/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/authenticated/headshots/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/public/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/sign/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/authenticated/video-samples/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/public/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/sign/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/authenticated/interview-audio/', chr(1))
@@ -97,6 +100,7 @@ begin
        and coalesce(octet_length(new.video_sample_url), 0) < 512
        and coalesce(octet_length(new.freeform_audio_url), 0) < 512
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), '9j') = 0
+       and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), E'\n') = 0
        and replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(replace(concat(case when cardinality(new.headshot_urls) > 0 and new.headshot_urls is distinct from old.headshot_urls then 'h' || array_to_string(new.headshot_urls, E'\nh', '') || E'\n' end,
                   case when new.video_sample_url <> '' and new.video_sample_url is distinct from old.video_sample_url then 'v' || new.video_sample_url || E'\n' end,
                   case when new.freeform_audio_url <> '' and new.freeform_audio_url is distinct from old.freeform_audio_url then 'a' || new.freeform_audio_url || E'\n' end), 'h' || private.media_storage_base_url() || '/storage/v1/object/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/public/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/sign/headshots/', chr(1)), 'h' || private.media_storage_base_url() || '/storage/v1/object/authenticated/headshots/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/public/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/sign/video-samples/', chr(1)), 'v' || private.media_storage_base_url() || '/storage/v1/object/authenticated/video-samples/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/public/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/sign/interview-audio/', chr(1)), 'a' || private.media_storage_base_url() || '/storage/v1/object/authenticated/interview-audio/', chr(1))

@@ -203,6 +203,11 @@ func fpURL(g gen, bucket string) string {
 		return g.text()
 	case 13:
 		return base + bucket + "/" + g.run(1+g.r.IntN(80), "abcdefghijklmnopqrstuvwxyz0123456789._-/ABCZ+=%:")
+	case 14:
+		// A second URL on a line of its own, after the fast path's column tag: one
+		// value that would read as two lines of the fast path's string.
+		return base + bucket + "/" + uid + "/" + name + g.pick([]string{"\n", "\r\n", "\n\n"}) + g.pick([]string{"h", "v", "a", ""}) +
+			base + bucket + "/" + uid + "/" + name
 	}
 	return base + bucket + "/" + uid + "/" + name
 }
@@ -278,6 +283,26 @@ func TestFastPathNeverAcceptsARefusal(t *testing.T) {
 		fpWrite(t, conn.Conn(), fpRow{table: c.Table, set: map[string]any{c.Column: c.Value}, before: before}, &tally)
 	}
 	t.Logf("corpus: %+v", tally)
+	// One value that reads as two of the fast path's lines (a line break, then a
+	// column's tag and a second URL), in an otherwise typical row, for every column,
+	// tag and line break: the fast path must leave it to the full rule.
+	crafted := 0
+	for _, col := range []struct{ name, bucket string }{{"headshot_urls", "headshots"}, {"video_sample_url", "video-samples"}, {"freeform_audio_url", "interview-audio"}} {
+		for _, tag := range []string{"h", "v", "a", ""} {
+			for _, sep := range []string{"\n", "\r\n", "\n\n", "\r", "\t"} {
+				tr := typicalRow(crafted)
+				url := defaultStorageBaseURL + "/storage/v1/object/" + col.bucket + "/u/1.jpg"
+				var v any = url + sep + tag + url
+				if col.name == "headshot_urls" {
+					v = []any{url, url + sep + tag + url}
+				}
+				row := map[string]any{"name": tr.name, "freeform_text": tr.freeform, col.name: v}
+				fpWrite(t, conn.Conn(), fpRow{table: "talent_profiles", set: row}, &tally)
+				crafted++
+			}
+		}
+	}
+	t.Logf("corpus and %d crafted URLs: %+v", crafted, tally)
 	// Generated rows: inserts, and updates over a row that differs in some columns.
 	g := gen{rand.New(rand.NewPCG(24, 3))}
 	const n = 1500
