@@ -82,11 +82,14 @@ const updateSQL = `update public.talent_profiles set headshot_urls = $2, tone_ca
 	predefined_answers = $5::jsonb, freeform_text = $6 where id = $1`
 
 // BenchmarkGuardWrites measures write throughput of talent_profiles with the guard
-// trigger enabled and disabled in the same run: batches of 200 writes alternate
-// between the two on one connection (as PostgREST's pooled connections would write),
-// each batch after one untimed write that absorbs the re-planning the trigger toggle
-// causes. guarded/unguarded is the ratio of write rates (goal >= 0.95 for typical
-// rows). Each shape and operation is measured two ways:
+// and without it in the same run: two databases cloned from the same template, one
+// with the guard's triggers dropped, each written on one connection (as PostgREST's
+// pooled connections would write), in batches of 200 that alternate between the two.
+// (Switching the trigger off and on in one database, as this benchmark did before,
+// invalidates that connection's cached plans at every switch, and the guarded
+// batches' figures swung by half from run to run.) guarded/unguarded is the ratio of
+// write rates (goal >= 0.95 for typical rows). Each shape and operation is measured
+// two ways:
 //   - "<op>": one autocommit statement as the postgres user (no RLS, the state
 //     machine's service path): the least work around the guard, the harshest ratio;
 //   - "<op>-request": the request PostgREST makes for the talent (begin; role
@@ -97,37 +100,52 @@ const updateSQL = `update public.talent_profiles set headshot_urls = $2, tone_ca
 //
 //	go test ./sidecar/internal/mediaguard -run '^$' -bench GuardWrites -benchtime 2000x
 func BenchmarkGuardWrites(b *testing.B) {
-	db := testdb.New(b)
 	ctx := context.Background()
-	conn, err := db.Pool.Acquire(ctx)
-	if err != nil {
-		b.Fatal(err)
+	type side struct {
+		db   *testdb.DB
+		conn *pgx.Conn
+		cpu  func() time.Duration
 	}
-	defer conn.Release()
-	cpu, err := testdb.BackendCPU(ctx, conn.Conn())
-	if err != nil {
-		b.Fatal(err)
+	open := func(guarded bool) side {
+		db := testdb.New(b)
+		if !guarded {
+			// The triggers that run the guard function on talent_profiles, found by
+			// their function, so the benchmark drops the guard however it is triggered.
+			_, err := db.Pool.Exec(ctx, `do $$
+				declare t text;
+				begin
+				  for t in select tgname from pg_trigger
+				            where tgrelid = 'public.talent_profiles'::regclass
+				              and tgfoid = 'private.talent_profiles_media_guard'::regproc loop
+				    execute format('drop trigger %I on public.talent_profiles', t);
+				  end loop;
+				  if not found then raise exception 'no guard trigger'; end if;
+				end $$`)
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		c, err := db.Pool.Acquire(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(c.Release)
+		cpu, err := testdb.BackendCPU(ctx, c.Conn())
+		if err != nil {
+			b.Fatal(err)
+		}
+		return side{db, c.Conn(), cpu}
 	}
-	// The triggers that run the guard function on talent_profiles, found by their
-	// function, so the benchmark switches off the guard however it is triggered.
-	rows, err := conn.Query(ctx, `select tgname::text from pg_trigger
-		where tgrelid = 'public.talent_profiles'::regclass and tgfoid = 'private.talent_profiles_media_guard'::regproc`)
-	if err != nil {
-		b.Fatal(err)
-	}
-	guardTriggers, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil || len(guardTriggers) == 0 {
-		b.Fatal("no guard trigger", err)
-	}
+	sides := [2]side{open(false), open(true)}
 	seq := 0
 	for _, shape := range benchShapes {
 		for _, op := range []string{"insert", "update", "insert-request", "update-request"} {
 			b.Run(shape.name+"/"+op, func(b *testing.B) {
-				var guarded, unguarded, guardedCPU, unguardedCPU time.Duration
+				var elapsed, cpus [2]time.Duration
 				const batch = 200
 				insert := strings.HasPrefix(op, "insert")
 				asTalent := strings.HasSuffix(op, "-request")
-				write := func(t benchTarget) {
+				write := func(conn *pgx.Conn, t benchTarget) {
 					seq++
 					r := shape.row(seq)
 					email := t.user + "@bench.example.com"
@@ -149,41 +167,29 @@ func BenchmarkGuardWrites(b *testing.B) {
 				}
 				for done := 0; done < b.N; {
 					n := min(batch, b.N-done)
-					for _, on := range []bool{false, true} {
+					for i := range sides {
+						s := sides[i]
 						b.StopTimer()
-						toggle := "disable"
-						if on {
-							toggle = "enable"
-						}
-						for _, trigger := range guardTriggers {
-							if _, err := conn.Exec(ctx, `alter table public.talent_profiles `+toggle+` trigger `+trigger); err != nil {
-								b.Fatal(err)
-							}
-						}
-						targets := benchPrepare(b, db.Pool, insert, shape.row, n+1)
-						write(targets[n]) // warm-up, untimed
+						targets := benchPrepare(b, s.db.Pool, insert, shape.row, n+1)
+						write(s.conn, targets[n]) // warm-up, untimed
 						b.StartTimer()
-						start, cpu0 := time.Now(), cpu()
+						start, cpu0 := time.Now(), s.cpu()
 						for _, t := range targets[:n] {
-							write(t)
+							write(s.conn, t)
 						}
-						if on {
-							guarded += time.Since(start)
-							guardedCPU += cpu() - cpu0
-						} else {
-							unguarded += time.Since(start)
-							unguardedCPU += cpu() - cpu0
-						}
+						elapsed[i] += time.Since(start)
+						cpus[i] += s.cpu() - cpu0
 					}
 					done += n
 				}
+				unguarded, guarded := elapsed[0], elapsed[1]
 				b.ReportMetric(float64(guarded.Nanoseconds())/float64(b.N), "guarded-ns/write")
 				b.ReportMetric(float64(unguarded.Nanoseconds())/float64(b.N), "unguarded-ns/write")
 				b.ReportMetric(float64(unguarded)/float64(guarded), "guarded/unguarded")
-				if guardedCPU > 0 {
-					b.ReportMetric(float64(guardedCPU.Nanoseconds())/float64(b.N), "guarded-cpu-ns/write")
-					b.ReportMetric(float64(unguardedCPU.Nanoseconds())/float64(b.N), "unguarded-cpu-ns/write")
-					b.ReportMetric(float64(unguardedCPU)/float64(guardedCPU), "cpu-guarded/unguarded")
+				if cpus[1] > 0 {
+					b.ReportMetric(float64(cpus[1].Nanoseconds())/float64(b.N), "guarded-cpu-ns/write")
+					b.ReportMetric(float64(cpus[0].Nanoseconds())/float64(b.N), "unguarded-cpu-ns/write")
+					b.ReportMetric(float64(cpus[0])/float64(cpus[1]), "cpu-guarded/unguarded")
 				}
 			})
 		}
