@@ -341,6 +341,10 @@ func (o *Outbox) record(ctx context.Context, c claimed, providerID string, sendE
 	}
 }
 
+// minRecordAttempt is the least time worth a last attempt at recording sent emails
+// (a new connection and one statement).
+const minRecordAttempt = time.Second
+
 // recorder writes successful sends in batches: whatever has arrived while the
 // previous write ran goes in the next statement, so at sending speed one commit
 // records many emails instead of one each. A sender's slot is freed only once its
@@ -364,18 +368,27 @@ func (o *Outbox) recorder(ctx context.Context) {
 		}
 		// A sent email not recorded before its lease runs out is sent again, so a
 		// failed write is retried (on another connection: a timed-out one is
-		// closed) for as long as the leases leave.
-		giveUp := time.Now().Add(o.opts.Lease - o.opts.SendTimeout - o.opts.DBTimeout)
+		// closed) for as long as the leases leave: until leaseEnd, which no lease of
+		// the batch ends before (each was claimed before its send began, and a send
+		// takes at most SendTimeout). No attempt outlives leaseEnd, so none can
+		// record an email another sender has claimed again meanwhile. (Stopping a
+		// whole DATABASE_TIMEOUT earlier, as this did, gave up a 20-second outage's
+		// emails to a second send just as the network came back.)
+		leaseEnd := time.Now().Add(o.opts.Lease - o.opts.SendTimeout)
 		backoff := retry.Backoff{Base: 100 * time.Millisecond, Max: 2 * time.Second}
 		for attempt := 1; ; attempt++ {
-			rctx, cancel := context.WithTimeout(ctx, o.opts.DBTimeout)
+			deadline := time.Now().Add(o.opts.DBTimeout)
+			if deadline.After(leaseEnd) {
+				deadline = leaseEnd
+			}
+			rctx, cancel := context.WithDeadline(ctx, deadline)
 			err := o.recordSent(rctx, batch)
 			cancel()
 			if err == nil {
 				break
 			}
 			wait := backoff.Delay(attempt)
-			if time.Now().Add(wait).After(giveUp) {
+			if time.Until(leaseEnd)-wait < minRecordAttempt {
 				// The leases expire and the rows are claimed again: at worst one repeat each.
 				o.log.Error("recording sent emails", "emails", len(batch), "error", err)
 				break
