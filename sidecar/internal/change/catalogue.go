@@ -6,12 +6,23 @@ type Table struct {
 	// Recorded: triggers write its changes into sidecar.changes; the sidecar acts on
 	// those records.
 	Recorded bool
+	// UpdatesRecordedBy names the trigger that records its updates when that is not
+	// <Name>_record_change (see UpdateRecorder).
+	UpdatesRecordedBy string
 	// Guarded: its rows stream to the media guard (replication only).
 	Guarded bool
 }
 
 // QualifiedName is schema.name.
 func (t Table) QualifiedName() string { return t.Schema + "." + t.Name }
+
+// UpdateRecorder is the trigger that records a recorded table's updates.
+func (t Table) UpdateRecorder() string {
+	if t.UpdatesRecordedBy != "" {
+		return t.UpdatesRecordedBy
+	}
+	return t.Name + "_record_change"
+}
 
 // Records is the change record table: its inserts are the notices both inputs
 // carry (the replication publication and the registered webhook).
@@ -21,7 +32,9 @@ var Records = Table{Schema: "sidecar", Name: "changes"}
 // webhook registration (deploy/supabase/register-webhooks.sql), the tables a webhook
 // delivery may name, the doctor's checks and the handlers' interests derive from it.
 var Catalogue = []Table{
-	{Schema: "public", Name: "talent_profiles", Recorded: true, Guarded: true},
+	// A talent's update is recorded by the state machine itself (migration
+	// 20261203200000); its delete by talent_profiles_record_delete.
+	{Schema: "public", Name: "talent_profiles", Recorded: true, Guarded: true, UpdatesRecordedBy: "talent_profiles_before_write"},
 	{Schema: "public", Name: "onboarding_progress", Guarded: true},
 	{Schema: "public", Name: "email_settings", Recorded: true},
 	{Schema: "public", Name: "email_templates", Recorded: true},

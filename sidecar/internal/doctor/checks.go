@@ -145,10 +145,10 @@ func checkSession(f *inspect.Facts, opt Options) checkResult {
 }
 
 // checkChangeRecord looks for sidecar.changes and the triggers that write it. The
-// migration names a recorded table's triggers <table>_record_<what>: one records its
-// changes, and deletes are recorded by it or by <table>_record_delete. A talent's
-// updates are recorded by the state machine's trigger (its function calls
-// private.record_talent_update; a new draft is nothing to act on).
+// migrations name a recorded table's triggers <table>_record_<what>; its updates are
+// recorded by the trigger the catalogue names (change.Table.UpdateRecorder: the
+// talent state machine's for talent_profiles), whose function must write records,
+// and its deletes by that trigger or by <table>_record_delete.
 func checkChangeRecord(f *inspect.Facts) checkResult {
 	const name = "change record"
 	switch {
@@ -172,10 +172,13 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 			missing = append(missing, table)
 			continue
 		}
-		var changes, deletes bool
+		recorder := t.UpdateRecorder()
+		var found, changes, deletes bool
 		for _, tg := range triggers {
 			count++
-			changes = changes || tg.Name == t.Name+"_record_change" || tg.RecordsUpdates
+			if tg.Name == recorder {
+				found, changes = true, tg.RecordsUpdates
+			}
 			deletes = deletes || (tg.Enabled && tg.Delete)
 			if !tg.Enabled {
 				disabled = append(disabled, tg.Name+" on "+table)
@@ -183,11 +186,10 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 			}
 		}
 		switch {
-		case !changes && t.Name == "talent_profiles":
-			missing = append(missing, "the state machine's record of updates on "+table+
-				" (trigger talent_profiles_before_write, whose function calls private.record_talent_update)")
+		case !found:
+			missing = append(missing, "trigger "+recorder+" on "+table)
 		case !changes:
-			missing = append(missing, "trigger "+t.Name+"_record_change on "+table)
+			missing = append(missing, "the change record of updates on "+table+" (trigger "+recorder+"'s function writes none)")
 		case !deletes:
 			missing = append(missing, "trigger "+t.Name+"_record_delete on "+table)
 		}

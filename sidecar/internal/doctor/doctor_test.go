@@ -198,7 +198,17 @@ func TestBrokenStates(t *testing.T) {
 				exec(t, db, "drop trigger talent_profiles_before_write on public.talent_profiles")
 			},
 			want:   []string{"change record"},
-			detail: "missing the state machine's record of updates on public.talent_profiles",
+			detail: "missing trigger talent_profiles_before_write on public.talent_profiles",
+			fix:    "supabase db push",
+		},
+		{
+			name: "state machine that writes no record",
+			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
+				exec(t, db, `create or replace function private.talent_profiles_before_write() returns trigger
+					language plpgsql set search_path = '' as $$ begin return new; end $$`)
+			},
+			want:   []string{"change record"},
+			detail: "missing the change record of updates on public.talent_profiles (trigger talent_profiles_before_write's function writes none)",
 			fix:    "supabase db push",
 		},
 		{

@@ -40,7 +40,7 @@ func injected() *inspect.Facts {
 	recorded := map[string][]inspect.Trigger{}
 	for _, t := range change.Catalogue {
 		if t.Recorded {
-			recorded[t.QualifiedName()] = []inspect.Trigger{{Name: t.Name + "_record_change", Enabled: true, Update: true, Delete: true}}
+			recorded[t.QualifiedName()] = []inspect.Trigger{{Name: t.UpdateRecorder(), Enabled: true, Update: true, Delete: true, RecordsUpdates: true}}
 		}
 	}
 	access := func(privileges []string) *inspect.TableAccess {

@@ -112,8 +112,9 @@ type Trigger struct {
 	Name                   string
 	Enabled                bool
 	Insert, Update, Delete bool
-	// RecordsUpdates: the trigger's function writes the record of an update itself
-	// (the talent state machine calls private.record_talent_update).
+	// RecordsUpdates: it fires on updates and its function writes change records
+	// (inserts into sidecar.changes, or calls a private.record_* function as the
+	// talent state machine does).
 	RecordsUpdates bool
 }
 
@@ -336,14 +337,14 @@ func readOwnership(ctx context.Context, conn *pgx.Conn) (bool, map[string]bool, 
 }
 
 // readRecordTriggers lists, for each recorded table of the catalogue that exists,
-// its triggers named <table>_record_* (the change record migration's names) and the
-// update triggers whose function writes the record itself (the talent state machine,
-// since migration 20261203200000).
+// its triggers named <table>_record_* (the change record migration's names) and
+// the one the catalogue says records its updates.
 func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigger, error) {
-	var tables []string
+	var tables, recorders []string
 	for _, t := range change.Catalogue {
 		if t.Recorded {
 			tables = append(tables, t.QualifiedName())
+			recorders = append(recorders, t.UpdateRecorder())
 		}
 	}
 	out := map[string][]Trigger{}
@@ -351,15 +352,14 @@ func readRecordTriggers(ctx context.Context, conn *pgx.Conn) (map[string][]Trigg
 		select n.nspname || '.' || c.relname, t.tgname,
 		       coalesce(t.tgenabled in ('O', 'A'), false),
 		       coalesce(t.tgtype & 4 <> 0, false), coalesce(t.tgtype & 16 <> 0, false), coalesce(t.tgtype & 8 <> 0, false),
-		       coalesce(t.tgtype & 16 <> 0 and p.prosrc like '%private.record\_talent\_update(%', false)
+		       coalesce(t.tgtype & 16 <> 0 and (p.prosrc like '%sidecar.changes%' or p.prosrc like '%private.record\_%(%'), false)
 		from pg_class c join pg_namespace n on n.oid = c.relnamespace
 		left join (pg_trigger t join pg_proc p on p.oid = t.tgfoid)
 		       on t.tgrelid = c.oid and not t.tgisinternal
-		      and (t.tgname like replace(c.relname, '_', '\_') || '\_record\_%'
-		           or p.prosrc like '%private.record\_talent\_update(%')
+		      and (t.tgname like replace(c.relname, '_', '\_') || '\_record\_%' or t.tgname = any($2))
 		where n.nspname || '.' || c.relname = any($1) and c.relkind in ('r', 'p')
 		order by 1, 2`,
-		[]any{tables}, func(r pgx.Rows) error {
+		[]any{tables, recorders}, func(r pgx.Rows) error {
 			var table string
 			var name *string
 			var tg Trigger
