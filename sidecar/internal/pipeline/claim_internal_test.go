@@ -68,3 +68,38 @@ func TestClaimedSnapshotEqualsTheRecord(t *testing.T) {
 	require.Equal(t, "Quiet \"take\"", claimed[1].New.Str("rejection_reason"))
 	require.NotEmpty(t, claimed[1].New.Str("submitted_at"))
 }
+
+// Every snapshot a talent's record holds, the state machine's of an update (old and
+// new row) and the delete trigger's (old row), has exactly talentSnapshot's keys.
+func TestEveryTalentSnapshotHasTheClaimedKeys(t *testing.T) {
+	db := testdb.New(t)
+	ctx := context.Background()
+	var talent string
+	require.NoError(t, db.Pool.QueryRow(ctx, `
+		with u as (insert into auth.users (id, email) values (gen_random_uuid(), 'keys@example.com') returning id, email)
+		insert into public.talent_profiles (user_id, name, email) select id, 'Key Ring', email from u returning id::text`).Scan(&talent))
+	for _, sql := range []string{
+		`update public.talent_profiles set status = 'submitted' where id = $1`,
+		`delete from public.talent_profiles where id = $1`,
+	} {
+		_, err := db.Pool.Exec(ctx, sql, talent)
+		require.NoError(t, err)
+	}
+	rows, err := db.Pool.Query(ctx, `
+		select op || ' ' || side, array_agg(k order by k)
+		  from sidecar.changes c
+		  cross join lateral (values ('old_row', c.old_row), ('new_row', c.new_row)) s (side, snap)
+		  cross join lateral jsonb_object_keys(s.snap) k
+		 where c.row_key = 'talent:' || $1
+		 group by 1 order by 1`, talent)
+	require.NoError(t, err)
+	type snap struct {
+		Which string
+		Keys  []string
+	}
+	snaps, err := pgx.CollectRows(rows, pgx.RowToStructByPos[snap])
+	require.NoError(t, err)
+	want := slices.Clone(talentSnapshot)
+	slices.Sort(want)
+	require.Equal(t, []snap{{"DELETE old_row", want}, {"UPDATE new_row", want}, {"UPDATE old_row", want}}, snaps)
+}
