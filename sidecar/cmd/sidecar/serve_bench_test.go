@@ -520,6 +520,9 @@ func benchEnv(b *testing.B, db *testdb.DB, fake *sendgridfake.Server) map[string
 	if v := os.Getenv("BENCH_BATCH_WAIT"); v != "" {
 		env["BATCH_WAIT"] = v
 	}
+	if v := os.Getenv("BENCH_WORKERS"); v != "" {
+		env["PIPELINE_WORKERS"] = v
+	}
 	// BENCH_CPU_PROFILE=file profiles the sidecar over the run (go tool pprof bin/sidecar file).
 	if f := os.Getenv("BENCH_CPU_PROFILE"); f != "" {
 		env["SIDECAR_CPU_PROFILE"] = f

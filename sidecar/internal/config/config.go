@@ -30,7 +30,7 @@ type Config struct {
 
 	BatchSize    int           `env:"BATCH_SIZE, default=500" help:"most events applied in one transaction"`
 	BatchWait    time.Duration `env:"BATCH_WAIT, default=0s" help:"longest an event waits for more to join its batch (0: a batch is what queued while the previous one was applied)"`
-	Workers      int           `env:"PIPELINE_WORKERS, default=4" help:"batches applied in parallel, each on its own connection (one talent's changes always stay in order)"`
+	Workers      int           `env:"PIPELINE_WORKERS, default=1" help:"batches applied in parallel, each on its own connection (one talent's changes always stay in order)"`
 	StandbyEvery time.Duration `env:"STANDBY_INTERVAL, default=10s" help:"how often standby status is sent to the server (each asks for a reply: a stream silent for longer than max(wal_sender_timeout/2, 3 x this) is declared dead and reconnected)"`
 
 	DatabaseTimeout time.Duration `env:"DATABASE_TIMEOUT, default=10s" help:"longest one conversation with Postgres may take (a batch, a claim, a catch-up page, recording an email) before its connection is abandoned and the work retried on a new one; also the server's idle_in_transaction_session_timeout for the sidecar's sessions"`
