@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -144,6 +145,14 @@ func (s *Stream) confirmable(p *position) uint64 {
 	return c
 }
 
+// confirmGap is the least time between two standby statuses sent because the
+// confirmable position moved; maxRead is the longest one read waits before the loop
+// looks at the time again.
+const (
+	confirmGap = 5 * time.Millisecond
+	maxRead    = 200 * time.Millisecond
+)
+
 // silenceBound is how long the stream may hear nothing before it is declared dead.
 // Every standby status the stream sends asks for a reply, so a live server is never
 // silent much longer than StandbyEvery; the server, for its part, ends a walsender
@@ -244,19 +253,33 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	nextStandby := time.Now().Add(s.cfg.StandbyEvery)
 	heard := time.Now()
 
+	// Reads are bounded by the connection's read deadline, moved only when it must
+	// (the standby deadline, a confirmation owed, 200 ms at most), and a cancelled
+	// ctx ends a read in progress at once. A context per message, as before, cost a
+	// timer, a context and a watcher's registration for every message of the stream.
+	raw := conn.Conn()
+	stopWatch := context.AfterFunc(ctx, func() { _ = raw.SetReadDeadline(time.Now()) })
+	defer stopWatch()
+	var deadline, lastStatus time.Time
+
 	for {
 		now := time.Now()
 		if quiet := now.Sub(heard); quiet > silence {
 			s.silences.Inc()
 			return fmt.Errorf("replication stream silent for %s (bound %s): the connection is dead", quiet.Round(time.Millisecond), silence)
 		}
-		if c := s.confirmable(p); now.After(nextStandby) || c > p.sent {
+		// A position that moved is confirmed at most every confirmGap: a drain moves
+		// it with every transaction it skips, and a status per transaction was a
+		// write to the server for each.
+		c := s.confirmable(p)
+		owed := c > p.sent
+		if reply := now.After(nextStandby); reply || owed && now.Sub(lastStatus) >= confirmGap {
 			// On the deadline ask for a reply: the keepalive that answers carries the
 			// server's sent position, which may be confirmed when nothing is owed.
-			reply := now.After(nextStandby)
 			if err := s.sendStatus(conn, p, c, reply); err != nil {
 				return err
 			}
+			lastStatus, owed = now, false
 			if reply {
 				nextStandby = now.Add(s.cfg.StandbyEvery)
 			}
@@ -265,17 +288,28 @@ func (s *Stream) runOnce(ctx context.Context) error {
 			return nil
 		}
 
-		wait := min(time.Until(nextStandby), 200*time.Millisecond)
-		rctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
-		msg, err := conn.ReceiveMessage(rctx)
-		cancel()
+		want := nextStandby
+		if due := lastStatus.Add(confirmGap); owed && due.Before(want) {
+			want = due
+		}
+		if !now.Before(deadline) || want.Before(deadline) {
+			deadline = now.Add(maxRead)
+			if want.Before(deadline) {
+				deadline = want
+			}
+			if err := raw.SetReadDeadline(deadline); err != nil {
+				return fmt.Errorf("setting the replication read deadline: %w", err)
+			}
+		}
+		msg, err := conn.ReceiveMessage(context.Background())
 		if err != nil {
 			if ctx.Err() != nil {
 				// Leaving: confirm what is durable so the next holder starts there.
+				_ = raw.SetReadDeadline(time.Time{})
 				_ = s.sendStatus(conn, p, s.confirmable(p), false)
 				return nil
 			}
-			if pgconn.Timeout(err) {
+			if errors.Is(err, os.ErrDeadlineExceeded) || pgconn.Timeout(err) {
 				continue
 			}
 			return fmt.Errorf("receiving from replication stream: %w", err)
