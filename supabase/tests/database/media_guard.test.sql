@@ -13,7 +13,7 @@ select c.*, o.n
 from jsonb_array_elements(:'corpus'::jsonb) with ordinality o (c0, n)
 cross join lateral jsonb_to_record(o.c0) as c (name text, "table" text, "column" text, value jsonb, want text);
 
-select plan((select count(*)::int from corpus) + 12);
+select plan((select count(*)::int from corpus) + 15);
 
 select tests.new_user('talent');
 select tests.new_profile('talent');
@@ -100,6 +100,19 @@ select is(tests.media_try(format($q$update public.talent_profiles set name = 'Re
   'ok 1', 'with the triggers bypassed (replica) a bad value gets in, and an unrelated edit later still passes');
 select matches(tests.media_try(format($q$update public.talent_profiles set freeform_text = freeform_text || ' more' where user_id = %L$q$, tests.id('talent'))),
   '^23514: ', 'editing the legacy value itself is refused');
+
+-- An UPDATE fires the guard only when it sets a guarded column (migration
+-- 20261203210000): Postgres decides from the SET list, and the function is not called.
+set local track_functions = 'pl';
+update public.talent_profiles set updated_by = updated_by where user_id = tests.id('talent');
+select is((select coalesce(sum(calls), 0) from pg_stat_xact_user_functions where funcname = 'talent_profiles_media_guard'),
+  0::numeric, 'an update that sets no guarded column does not call the guard');
+update public.talent_profiles set admin_notes = 'Checked the booth photos.' where user_id = tests.id('talent');
+select is((select coalesce(sum(calls), 0) from pg_stat_xact_user_functions where funcname = 'talent_profiles_media_guard'),
+  1::numeric, 'an update that sets a guarded column calls the guard');
+select matches(tests.media_try(format($q$update public.talent_profiles set location = location, custom_tone = %L where user_id = %L$q$,
+    'data:image/png;base64,AAAAAAAAAAAA', tests.id('talent'))),
+  '^23514: inline media refused in talent_profiles\.custom_tone', 'a changed guarded column is refused beside an unchanged one');
 
 -- The Storage base URL is configuration in private.media_settings.
 select is(private.media_storage_base_url(), 'http://127.0.0.1:54321', 'the local default is the Supabase API address');
