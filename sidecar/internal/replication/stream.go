@@ -132,6 +132,7 @@ type position struct {
 	submitted uint64 // end LSN of the last transaction handed to the sink
 	idleSafe  uint64 // highest LSN before which nothing is owed beyond submitted
 	sent      uint64 // last flush position sent to the server
+	sentAt    time.Time
 	inTxn     bool
 }
 
@@ -254,13 +255,12 @@ func (s *Stream) runOnce(ctx context.Context) error {
 	heard := time.Now()
 
 	// Reads are bounded by the connection's read deadline, moved only when it must
-	// (the standby deadline, a confirmation owed, 200 ms at most), and a cancelled
-	// ctx ends a read in progress at once. A context per message, as before, cost a
-	// timer, a context and a watcher's registration for every message of the stream.
+	// (the standby deadline, a confirmation owed, maxRead at most), and a cancelled
+	// ctx ends a read in progress at once: no context, timer or watcher per message.
 	raw := conn.Conn()
 	stopWatch := context.AfterFunc(ctx, func() { _ = raw.SetReadDeadline(time.Now()) })
 	defer stopWatch()
-	var deadline, lastStatus time.Time
+	var deadline time.Time
 
 	for {
 		now := time.Now()
@@ -273,13 +273,13 @@ func (s *Stream) runOnce(ctx context.Context) error {
 		// write to the server for each.
 		c := s.confirmable(p)
 		owed := c > p.sent
-		if reply := now.After(nextStandby); reply || owed && now.Sub(lastStatus) >= confirmGap {
+		if reply := now.After(nextStandby); reply || owed && now.Sub(p.sentAt) >= confirmGap {
 			// On the deadline ask for a reply: the keepalive that answers carries the
 			// server's sent position, which may be confirmed when nothing is owed.
 			if err := s.sendStatus(conn, p, c, reply); err != nil {
 				return err
 			}
-			lastStatus, owed = now, false
+			owed = false
 			if reply {
 				nextStandby = now.Add(s.cfg.StandbyEvery)
 			}
@@ -289,7 +289,7 @@ func (s *Stream) runOnce(ctx context.Context) error {
 		}
 
 		want := nextStandby
-		if due := lastStatus.Add(confirmGap); owed && due.Before(want) {
+		if due := p.sentAt.Add(confirmGap); owed && due.Before(want) {
 			want = due
 		}
 		if !now.Before(deadline) || want.Before(deadline) {
@@ -305,11 +305,10 @@ func (s *Stream) runOnce(ctx context.Context) error {
 		if err != nil {
 			if ctx.Err() != nil {
 				// Leaving: confirm what is durable so the next holder starts there.
-				_ = raw.SetReadDeadline(time.Time{})
 				_ = s.sendStatus(conn, p, s.confirmable(p), false)
 				return nil
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) || pgconn.Timeout(err) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
 				continue
 			}
 			return fmt.Errorf("receiving from replication stream: %w", err)
@@ -384,7 +383,7 @@ func (s *Stream) sendStatus(conn *pgconn.PgConn, p *position, lsn uint64, reply 
 	if lsn > p.sent {
 		s.log.Debug("confirmed", "lsn", pglogrepl.LSN(lsn).String())
 	}
-	p.sent = lsn
+	p.sent, p.sentAt = lsn, time.Now()
 	s.confirmedGauge.Set(float64(lsn))
 	if end := s.serverEnd.Load(); end > lsn {
 		s.lagGauge.Set(float64(end - lsn))
