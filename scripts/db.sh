@@ -116,7 +116,14 @@ HBA
     log "starting Postgres on 127.0.0.1:$PGPORT"
     # 9>&-: the server must not inherit the lock of `up`, or it would hold it for its lifetime.
     # -p: the port is PGPORT's even for a cluster created with another one.
-    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PGPORT" -w -t 60 start >/dev/null 9>&-
+    # MALLOC_*: glibc's malloc hands the free top of a backend's heap back to the kernel
+    # once it passes 128 KB and takes page faults to get it back; whether a backend's
+    # transactions free that much at their end depends on how its heap happens to lie,
+    # and one that does pays in every transaction (BenchmarkGuardWrites saw one side's
+    # CPU per write more than double, at random: docs/performance.md, "The heap that
+    # came and went"). Fixed thresholds keep the two sides of a benchmark alike.
+    as_pg env MALLOC_TRIM_THRESHOLD_=33554432 MALLOC_MMAP_THRESHOLD_=33554432 \
+      "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGLOG" -o "-p $PGPORT" -w -t 60 start >/dev/null 9>&-
   fi
 }
 

@@ -15,10 +15,11 @@ import (
 	"github.com/talent-onboarding/backend/sidecar/internal/testdb"
 )
 
-// The guard triggers start with an inline fast path (migration
-// 20261203200100_media_guard_inline.sql) that accepts a row without calling the full
-// checks. TestFastPathNeverAcceptsARefusal writes the corpus and generated rows
-// through the trigger, observes whether the fast path decided (no call of the full
+// The guard triggers start with an inline fast path (migrations
+// 20261203200100_media_guard_inline.sql and
+// 20261203230000_media_guard_fast_path_smaller.sql) that accepts a row without
+// calling the full checks. TestFastPathNeverAcceptsARefusal writes the corpus and
+// generated rows through the trigger, observes whether the fast path decided (no call of the full
 // checks' functions, counted by track_functions), and compares every verdict with the
 // full rule applied column by column (private.media_check_string / media_check_jsonb,
 // which the fast path does not use): the fast path must never accept a row the full
@@ -236,7 +237,13 @@ func fpTalentRow(g gen, i int) map[string]any {
 		heads = append(heads, nil)
 	}
 	email := g.pick([]string{r.email, fmt.Sprintf("%08x-0000-4000-b000-%012x@bench.example.com", g.r.Uint32(), g.r.Uint64()&0xffffffffffff),
-		"Talent@Example.com", "a%40b@example.com", "x9j@example.com", "mailto:a@example.com", strings.Repeat("a", 60) + "@example.com", "a\n@example.com", "a\\n@example.com"})
+		"Talent@Example.com", "a%40b@example.com", "x9j@example.com", "mailto:a@example.com", strings.Repeat("a", 60) + "@example.com", "a\n@example.com", "a\\n@example.com",
+		// Just inside and just outside the e-mail's fast test (no ASCII upper case,
+		// '%', ':', "9j", line break or backslash; under 64 bytes).
+		"Éa@example.com", "abcdefghijklmnopqrstu@example.com", "a\\b@example.com", "x_9j_y@example.com",
+		strings.Repeat("b", 51) + "@example.com", strings.Repeat("b", 52) + "@example.com",
+		// Refused by the full rule: an e-mail the fast test let through would show here.
+		"iVBORw0KGgoAAAANSUhEUgAAAAE@example.com", "/9j/4AAQSkZJRgABAQ@example.com", "data:image/png;base64,iVBORw0KGgo@x.com"})
 	all := map[string]any{
 		"name": fpText(g, r.name), "email": email, "phone": r.phone, "location": fpText(g, r.location),
 		"headshot_urls": heads, "video_sample_url": fpURL(g, "video-samples"), "freeform_audio_url": fpURL(g, "interview-audio"),
