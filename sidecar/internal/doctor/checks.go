@@ -14,6 +14,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
+	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
@@ -62,7 +63,8 @@ func evaluate(f *inspect.Facts, opt Options) []checkResult {
 		checkSession(f, opt),
 		checkMigrations(f, opt),
 		checkChangeRecord(f),
-		checkAccess("change record access", f, change.Records, f.Changes, inspect.ChangesPrivileges))
+		checkAccess("change record access", f, change.Records, f.Changes, inspect.ChangesPrivileges),
+		checkMediaGuard(f, mediaguard.GuardedColumns()))
 	add(Replication,
 		checkWALLevel(f),
 		checkSlotsFree(f, opt),
@@ -208,6 +210,77 @@ func checkChangeRecord(f *inspect.Facts) checkResult {
 			strings.Join(fixes, " "))
 	}
 	return pass(name, fmt.Sprintf("%s, written by %d triggers", change.Records.QualifiedName(), count))
+}
+
+// checkMediaGuard looks for the base64 guard's triggers: on each guarded table,
+// enabled BEFORE … FOR EACH ROW triggers that run private.<table>_media_guard on
+// INSERT and on an UPDATE of any guarded column (migration 20261203210000 makes one
+// trigger, UPDATE OF the guarded columns). The sidecar works without them, so a gap
+// is a warning, not a failure: Postgres then stores what the guard would refuse,
+// until the sidecar's media check or `sidecar media scan` finds it.
+func checkMediaGuard(f *inspect.Facts, guarded map[string][]string) checkResult {
+	const name = "media guard"
+	if f.GuardsErr != nil {
+		return warn(name, f.GuardsErr.Error(), "run doctor with the role the sidecar uses")
+	}
+	tables := make([]string, 0, len(guarded))
+	for t := range guarded {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	var problems, fixes, found []string
+	for _, t := range tables {
+		table, function := "public."+t, "private."+t+"_media_guard"
+		var seen, disabled, onInsert, onAnyUpdate bool
+		updated := map[string]bool{} // columns an update of which fires the guard
+		for _, g := range f.Guards {
+			switch {
+			case g.Table != table || g.Function != function:
+				continue
+			case !g.Enabled:
+				disabled = true
+				problems = append(problems, fmt.Sprintf("trigger %s on %s is disabled", g.Name, table))
+				fixes = append(fixes, fmt.Sprintf("alter table %s enable trigger %s;", table, g.Name))
+				continue
+			case !g.BeforeRow:
+				continue
+			}
+			seen = true
+			found = append(found, g.Name+" on "+table)
+			onInsert = onInsert || g.Insert
+			if g.Update {
+				onAnyUpdate = onAnyUpdate || len(g.Columns) == 0
+				for _, c := range g.Columns {
+					updated[c] = true
+				}
+			}
+		}
+		switch {
+		case !seen && !disabled:
+			problems = append(problems, fmt.Sprintf("no enabled BEFORE … FOR EACH ROW trigger on %s runs %s", table, function))
+		case !seen:
+		default:
+			if !onInsert {
+				problems = append(problems, fmt.Sprintf("an INSERT into %s does not run %s", table, function))
+			}
+			var missed []string
+			for _, c := range guarded[t] {
+				if !onAnyUpdate && !updated[c] {
+					missed = append(missed, c)
+				}
+			}
+			if len(missed) > 0 {
+				problems = append(problems, fmt.Sprintf("an UPDATE of %s on %s does not run %s", strings.Join(missed, ", "), table, function))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		fixes = append([]string{push + " (migrations/*_media_guard_update_of.sql makes the triggers; when every migration is " +
+			"applied they were changed by hand: re-create them as it does)"}, fixes...)
+		return warn(name, strings.Join(problems, "; ")+" (the database would store base64 media the guard refuses)",
+			strings.Join(fixes, " "))
+	}
+	return pass(name, strings.Join(found, ", "))
 }
 
 // checkAccess checks what the sidecar does with one of its own tables. Both tables

@@ -144,7 +144,7 @@ func TestHealthyDatabasePassesThroughCheck(t *testing.T) {
 			require.Contains(t, out, "  webhooks only: ready (warnings: webhook registered)\n")
 			require.True(t, strings.HasSuffix(out, "REPLICATION_ENABLED=false selects webhooks only: ready\n"), out)
 		} else {
-			require.Contains(t, out, "17 of 17 checks passed\n")
+			require.Contains(t, out, "18 of 18 checks passed\n")
 			require.Contains(t, out, "  webhooks only: ready\n")
 			require.True(t, strings.HasSuffix(out, "REPLICATION_ENABLED=true selects replication: ready\n"), out)
 		}
@@ -219,6 +219,40 @@ func TestBrokenStates(t *testing.T) {
 			want:   []string{"change record"},
 			detail: "disabled: email_settings_record_change on public.email_settings",
 			fix:    "alter table public.email_settings enable trigger email_settings_record_change;",
+		},
+		{
+			name: "media guard trigger dropped",
+			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
+				exec(t, db, "drop trigger talent_profiles_z_media_guard on public.talent_profiles")
+			},
+			warn:   []string{"media guard"},
+			detail: "no enabled BEFORE … FOR EACH ROW trigger on public.talent_profiles runs private.talent_profiles_media_guard",
+			fix:    "supabase db push",
+		},
+		{
+			name: "media guard trigger disabled",
+			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
+				exec(t, db, "alter table public.onboarding_progress disable trigger onboarding_progress_z_media_guard")
+			},
+			warn:   []string{"media guard"},
+			detail: "trigger onboarding_progress_z_media_guard on public.onboarding_progress is disabled",
+			fix:    "alter table public.onboarding_progress enable trigger onboarding_progress_z_media_guard;",
+		},
+		{
+			// Re-created by hand with a column left out of UPDATE OF; the insert side
+			// and the other columns are covered.
+			name: "media guard trigger leaving a column out",
+			breakIt: func(t *testing.T, db *testdb.DB, _ *Options) {
+				exec(t, db, "drop trigger talent_profiles_z_media_guard on public.talent_profiles")
+				exec(t, db, `create trigger talent_profiles_z_media_guard
+					before insert or update of name, email, phone, location, headshot_urls, video_sample_url,
+					  freeform_audio_url, tone_categories, personality_traits, custom_tone, predefined_answers,
+					  admin_notes, rejection_reason, session_id
+					on public.talent_profiles for each row execute function private.talent_profiles_media_guard()`)
+			},
+			warn:   []string{"media guard"},
+			detail: "an UPDATE of freeform_text on public.talent_profiles does not run private.talent_profiles_media_guard",
+			fix:    "supabase db push",
 		},
 		{
 			name: "replica identity default",

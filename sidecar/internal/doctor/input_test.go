@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/talent-onboarding/backend/sidecar/internal/change"
 	"github.com/talent-onboarding/backend/sidecar/internal/doctor/inspect"
+	"github.com/talent-onboarding/backend/sidecar/internal/mediaguard"
 	"github.com/talent-onboarding/backend/sidecar/internal/replication"
 	"github.com/talent-onboarding/backend/sidecar/internal/sessioncheck"
 )
@@ -43,6 +45,11 @@ func injected() *inspect.Facts {
 			recorded[t.QualifiedName()] = []inspect.Trigger{{Name: t.UpdateRecorder(), Enabled: true, Update: true, Delete: true, RecordsUpdates: true}}
 		}
 	}
+	var guards []inspect.Guard
+	for t, cols := range mediaguard.GuardedColumns() {
+		guards = append(guards, inspect.Guard{Table: "public." + t, Name: t + "_z_media_guard", Function: "private." + t + "_media_guard",
+			Enabled: true, BeforeRow: true, Insert: true, Update: true, Columns: slices.Sorted(slices.Values(cols))})
+	}
 	access := func(privileges []string) *inspect.TableAccess {
 		a := &inspect.TableAccess{SchemaUsage: true, Privileges: map[string]bool{}}
 		for _, p := range privileges {
@@ -68,6 +75,7 @@ func injected() *inspect.Facts {
 		SlotMemory:      access(inspect.SlotMemoryPrivileges),
 		Webhooks: []inspect.Webhook{{Table: change.Records.QualifiedName(), Enabled: true, Insert: true,
 			Function: "supabase_functions.http_request", URL: "https://sidecar.example.com/webhooks/supabase"}},
+		Guards:  guards,
 		Applied: map[string]bool{"20260101000000": true},
 		Slot:    &inspect.Slot{Plugin: "pgoutput", SlotType: "logical", Database: "postgres", WALStatus: "reserved"},
 	}
@@ -189,4 +197,45 @@ func TestVerdicts(t *testing.T) {
 		"  replication: not available — missing: role has REPLICATION, replication connection\n"+
 		"  webhooks only: ready (warnings: webhook registered)\n"+
 		"REPLICATION_ENABLED=false selects webhooks only: ready\n"), b.String())
+}
+
+// The guard may be split over several triggers: what counts is that an insert and
+// an update of each guarded column fire one, BEFORE and FOR EACH ROW.
+func TestMediaGuardCoverage(t *testing.T) {
+	t.Parallel()
+	guarded := map[string][]string{"t": {"a", "b", "c"}}
+	g := func(name string, insert, update bool, cols ...string) inspect.Guard {
+		return inspect.Guard{Table: "public.t", Name: name, Function: "private.t_media_guard", Enabled: true, BeforeRow: true,
+			Insert: insert, Update: update, Columns: cols}
+	}
+	for _, tc := range []struct {
+		name   string
+		guards []inspect.Guard
+		detail string // empty: passes
+	}{
+		{"one trigger, every update", []inspect.Guard{g("g", true, true)}, ""},
+		{"insert and update apart", []inspect.Guard{g("i", true, false), g("u", false, true, "a", "b", "c")}, ""},
+		{"two update lists that cover", []inspect.Guard{g("i", true, true, "a"), g("u", false, true, "b", "c")}, ""},
+		{"disabled", []inspect.Guard{{Table: "public.t", Name: "g", Function: "private.t_media_guard", BeforeRow: true,
+			Insert: true, Update: true}}, "trigger g on public.t is disabled (the database"},
+		{"a column left out", []inspect.Guard{g("i", true, true, "a", "c")},
+			"an UPDATE of b on public.t does not run private.t_media_guard"},
+		{"insert not guarded", []inspect.Guard{g("u", false, true)},
+			"an INSERT into public.t does not run private.t_media_guard"},
+		{"after, not before", []inspect.Guard{{Table: "public.t", Name: "g", Function: "private.t_media_guard", Enabled: true,
+			Insert: true, Update: true}}, "no enabled BEFORE … FOR EACH ROW trigger on public.t"},
+		{"another table's function", []inspect.Guard{{Table: "public.t", Name: "g", Function: "private.u_media_guard", Enabled: true,
+			BeforeRow: true, Insert: true, Update: true}}, "no enabled BEFORE … FOR EACH ROW trigger on public.t"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := checkMediaGuard(&inspect.Facts{Guards: tc.guards}, guarded)
+			require.True(t, r.OK, "the guard never fails the doctor")
+			if tc.detail == "" {
+				require.False(t, r.Warn, r.Detail)
+				return
+			}
+			require.True(t, r.Warn)
+			require.Contains(t, r.Detail, tc.detail)
+		})
+	}
 }

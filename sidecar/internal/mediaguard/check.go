@@ -49,6 +49,19 @@ var guardedColumns = map[string][]column{
 	},
 }
 
+// GuardedColumns returns the names of the columns the guard covers, per table (all
+// in schema public), in guardedColumns' order: what `sidecar doctor` expects the
+// guard triggers to fire on.
+func GuardedColumns() map[string][]string {
+	out := make(map[string][]string, len(guardedColumns))
+	for t, cols := range guardedColumns {
+		for _, c := range cols {
+			out[t] = append(out[t], c.name)
+		}
+	}
+	return out
+}
+
 // Violation is one offending value.
 type Violation struct {
 	Table  string `json:"table"`

@@ -79,6 +79,11 @@ type Facts struct {
 	Webhooks    []Webhook
 	WebhooksErr error
 
+	// Guards lists every trigger whose function is a media guard
+	// (private.<table>_media_guard), on whatever table.
+	Guards    []Guard
+	GuardsErr error
+
 	// Applied holds the versions in supabase_migrations.schema_migrations;
 	// HistoryMissing is set when that table does not exist.
 	Applied        map[string]bool
@@ -128,6 +133,16 @@ type TableAccess struct {
 	// BYPASSRLS, nor the owner of a table that does not force it. The sidecar's
 	// tables have RLS on and no policy, so such a role sees no row at all.
 	RLSApplies bool
+}
+
+// Guard is one trigger that runs a media guard function.
+type Guard struct {
+	Table, Name, Function string // the table and the function schema-qualified
+	Enabled               bool   // fires in ordinary sessions
+	BeforeRow             bool   // BEFORE … FOR EACH ROW
+	Insert, Update        bool
+	// Columns are the UPDATE OF columns, sorted; empty when any update fires it.
+	Columns []string
 }
 
 // Webhook is one trigger named WebhookTrigger.
@@ -220,6 +235,7 @@ func Gather(ctx context.Context, conn *pgx.Conn, replCfg *pgconn.Config, slot, p
 		f.SlotMemory, f.AccessErr = readAccess(ctx, conn, SlotMemory, SlotMemoryPrivileges)
 	}
 	f.Webhooks, f.WebhooksErr = readWebhooks(ctx, conn)
+	f.Guards, f.GuardsErr = readGuards(ctx, conn)
 	f.Applied, f.HistoryMissing, f.HistoryErr = readHistory(ctx, conn)
 	f.Slot, f.SlotErr = readSlot(ctx, conn, slot)
 	// Best effort: a role that may not read the table cannot have the slot
@@ -438,6 +454,32 @@ func readWebhooks(ctx context.Context, conn *pgx.Conn) ([]Webhook, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("reading the %s triggers: %w", WebhookTrigger, err)
+	}
+	return out, nil
+}
+
+func readGuards(ctx context.Context, conn *pgx.Conn) ([]Guard, error) {
+	var out []Guard
+	// tgtype: 1 row, 2 before, 4 insert, 16 update.
+	err := collect(ctx, conn, `
+		select n.nspname || '.' || c.relname, t.tgname, pn.nspname || '.' || p.proname,
+		       t.tgenabled in ('O', 'A'), t.tgtype & 3 = 3, t.tgtype & 4 <> 0, t.tgtype & 16 <> 0,
+		       array(select a.attname::text from unnest(t.tgattr) k
+		              join pg_attribute a on a.attrelid = t.tgrelid and a.attnum = k order by 1)
+		from pg_trigger t
+		join pg_class c on c.oid = t.tgrelid join pg_namespace n on n.oid = c.relnamespace
+		join pg_proc p on p.oid = t.tgfoid join pg_namespace pn on pn.oid = p.pronamespace
+		where not t.tgisinternal and pn.nspname = 'private' and p.proname like '%\_media\_guard'
+		order by 1, 2`, nil, func(r pgx.Rows) error {
+		var g Guard
+		if err := r.Scan(&g.Table, &g.Name, &g.Function, &g.Enabled, &g.BeforeRow, &g.Insert, &g.Update, &g.Columns); err != nil {
+			return err
+		}
+		out = append(out, g)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the media guard triggers: %w", err)
 	}
 	return out, nil
 }
