@@ -20,7 +20,7 @@ run() { # name package bench-regexp benchtime [count]
 # are the server processes' CPU (/proc/<pid>/schedstat), steadier than wall time on a
 # shared machine.
 count="${BENCH_COUNT:-3}"
-run rls          ./sidecar/internal/schematest  'RLS'                                     3s
+run rls          ./sidecar/internal/schematest  'RLS'                                     3s    "$count"
 run records      ./sidecar/internal/schematest  'RecordTriggers|StatusIndexes'            3000x "$count"
 # Latency first: right after a drain benchmark some runs show one 100-180 ms pause
 # (docs/performance.md, "Latency"), which is not what a steady state looks like.
