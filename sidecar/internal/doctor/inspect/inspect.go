@@ -1,9 +1,9 @@
 // Package inspect reads, in one pass, everything doctor judges about a target
 // database: settings, the role, publications, replica identities, the change
-// record's triggers and tables, webhooks, the migration history, the slot, and
-// whether a replication connection opens. It only reads, and records a failed read
-// in the field it was for, so doctor's checks stay pure functions of Facts (and
-// tests can inject facts a shared server cannot produce).
+// record's triggers and tables, webhooks, the media guard's triggers, the migration
+// history, the slot, and whether a replication connection opens. It only reads, and
+// records a failed read in the field it was for, so doctor's checks stay pure
+// functions of Facts (and tests can inject facts a shared server cannot produce).
 package inspect
 
 import (
