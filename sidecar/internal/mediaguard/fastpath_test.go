@@ -230,7 +230,7 @@ func fpText(g gen, plain string) string {
 func fpTalentRow(g gen, i int) map[string]any {
 	r := typicalRow(i)
 	heads := []any{}
-	for j := 0; j < g.r.IntN(5); j++ {
+	for j := 0; j < g.r.IntN(11); j++ {
 		heads = append(heads, fpURL(g, "headshots"))
 	}
 	if g.r.IntN(20) == 0 {
@@ -310,6 +310,31 @@ func TestFastPathNeverAcceptsARefusal(t *testing.T) {
 		}
 	}
 	t.Logf("corpus and %d crafted URLs: %+v", crafted, tally)
+	// Many headshots, each well under 512 bytes: the fast path decides them (it bounds
+	// each URL, not the array joined). One long URL among them, clean or one long run,
+	// is left to the full rule.
+	for _, n := range []int{4, 10} {
+		var heads []any
+		for j := 0; j < n; j++ {
+			heads = append(heads, fmt.Sprintf("%s/storage/v1/object/public/headshots/%08d-0000-4000-b000-%012d/photo-%d.jpg",
+				defaultStorageBaseURL, n, crafted, j))
+		}
+		tr := typicalRow(crafted)
+		before := tally.fast
+		fpWrite(t, conn.Conn(), fpRow{table: "talent_profiles", set: map[string]any{"name": tr.name, "freeform_text": tr.freeform,
+			"headshot_urls": heads}}, &tally)
+		require.Equal(t, before+1, tally.fast, "%d headshots of %d bytes each: the fast path decides", n, len(heads[0].(string)))
+		crafted++
+		for _, long := range []string{strings.Repeat("ab.", 170), strings.Repeat("a", 520)} {
+			h := append([]any{}, heads...)
+			h[n/2] = defaultStorageBaseURL + "/storage/v1/object/headshots/u/" + long + ".jpg"
+			before := tally.fast
+			fpWrite(t, conn.Conn(), fpRow{table: "talent_profiles", set: map[string]any{"name": tr.name, "freeform_text": tr.freeform,
+				"headshot_urls": h}}, &tally)
+			require.Equal(t, before, tally.fast, "a headshot URL of %d bytes is the full rule's to judge", len(h[n/2].(string)))
+			crafted++
+		}
+	}
 	// Generated rows: inserts, and updates over a row that differs in some columns.
 	g := gen{rand.New(rand.NewPCG(24, 3))}
 	const n = 1500
