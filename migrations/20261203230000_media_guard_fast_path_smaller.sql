@@ -19,12 +19,22 @@
 --     bytes. media_suspect then has nothing to find (every magic number but /9j/ and
 --     _9j_ has an ASCII upper-case letter; the a: form needs ':'; its 64-character
 --     runs need 64 bytes; its line-break test needs a line break or a backslash);
---   * the URL and free-text expressions are those of migration 20261203200100.
+--   * each headshot URL is held to 512 bytes by a loop, one small expression per
+--     element, where the old expression held all of them joined to 512 bytes (no
+--     built-in gives an array's longest element). media_url_fast wants every URL
+--     under 512 characters (the full rule refuses a path holding a 512-character
+--     base64 run); a hosted project's Storage URLs are about 130 bytes
+--     (https://<ref>.supabase.co/storage/v1/object/public/headshots/<user>/<file>),
+--     so a talent with four headshots or more (the table allows ten) took the full
+--     checks on every write that touched them. A null element passes the loop and
+--     fails the URL expression's line test, as before;
+--   * otherwise the URL and free-text expressions are those of migration
+--     20261203200100.
 -- The same update now takes 64 KB (50 KB used), an insert 64 KB (58 KB used) instead
 -- of 82 KB (66 KB used). The verdicts stay the full checks' own: when the fast path
 -- says no, the full checks below run, unchanged; fastpath_test.go writes the corpus
--- and generated rows through the trigger and compares every row the fast path
--- decided with the full rule.
+-- and generated rows (long, short and many headshots among them) through the
+-- trigger and compares every row the fast path decided with the full rule.
 --
 -- Measured (BenchmarkGuardWrites, typical rows, CPU unguarded / guarded, five runs
 -- each, this function and the one it replaces alternating, the cluster started as
@@ -32,6 +42,13 @@
 -- update 0.86 (0.83-0.91) against 0.82 (0.82-0.85), the talent's request-shaped
 -- insert 0.86 (0.81-0.90) against 0.85 (0.83-0.88), update 0.87 (0.86-0.90) against
 -- 0.83 (0.80-0.87).
+--
+-- The headshot bound (three runs of -bench 'GuardWrites/(typical|arrays50)',
+-- median (range), against the make bench of the same day with the joined bound):
+-- the arrays50 rows (ten headshots), insert 0.77 (0.75-0.77), update 0.87
+-- (0.85-0.88), the request-shaped insert 0.82 (0.79-0.84), update 0.84 (0.78-0.85),
+-- against 0.56, 0.62, 0.62, 0.65; typical rows (three headshots) unchanged: 0.90,
+-- 0.87; 0.90, 0.83.
 
 create or replace function private.talent_profiles_media_guard() returns trigger
 language plpgsql
@@ -46,16 +63,26 @@ declare
   base text;
   u text;
 begin
-  -- Fast path (see the top of migration 20261203200100, and of this one): three
-  -- small expressions of built-in functions say every media URL is what
-  -- private.media_url_fast accepts, the e-mail and every free-text value are what
+  -- Fast path (see the tops of migrations 20261203200100 and 20261203230000): a loop
+  -- and three small expressions of built-in functions say every media URL is what
+  -- private.media_url_fast accepts, and the e-mail and every free-text value are what
   -- private.media_suspect flags nothing in; the base URL parts are folded into
   -- constants at plan time. The URL and e-mail tests run only on INSERT or when an
   -- UPDATE changed one of their columns. fast = false (or null) means "run the full
   -- checks below", never "refuse".
+  -- Each headshot URL shorter than 512 bytes, as media_url_fast demands (no built-in
+  -- gives an array's longest element in an expression). An UPDATE that leaves
+  -- headshot_urls alone has no headshot line in its expression below.
+  if tg_op = 'INSERT' or new.headshot_urls is distinct from old.headshot_urls then
+    foreach u in array new.headshot_urls loop
+      if octet_length(u) >= 512 then
+        fast := false;
+        exit;
+      end if;
+    end loop;
+  end if;
   if tg_op = 'INSERT' then
-    fast := coalesce(octet_length(array_to_string(new.headshot_urls, E'\n')), 0) < 512
-       and coalesce(octet_length(new.video_sample_url), 0) < 512
+    fast := fast and coalesce(octet_length(new.video_sample_url), 0) < 512
        and coalesce(octet_length(new.freeform_audio_url), 0) < 512
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), '9j') = 0
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), E'\n') = 0
@@ -81,8 +108,7 @@ begin
     if new.headshot_urls is distinct from old.headshot_urls
        or new.video_sample_url is distinct from old.video_sample_url
        or new.freeform_audio_url is distinct from old.freeform_audio_url then
-      fast := coalesce(octet_length(array_to_string(new.headshot_urls, E'\n')), 0) < 512
-       and coalesce(octet_length(new.video_sample_url), 0) < 512
+      fast := fast and coalesce(octet_length(new.video_sample_url), 0) < 512
        and coalesce(octet_length(new.freeform_audio_url), 0) < 512
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), '9j') = 0
        and strpos(concat(array_to_string(new.headshot_urls, ''), new.video_sample_url, new.freeform_audio_url), E'\n') = 0

@@ -255,23 +255,23 @@ func checkMediaGuard(f *inspect.Facts, guarded map[string][]string) checkResult 
 				}
 			}
 		}
-		switch {
-		case !seen && !disabled:
-			problems = append(problems, fmt.Sprintf("no enabled BEFORE … FOR EACH ROW trigger on %s runs %s", table, function))
-		case !seen:
-		default:
-			if !onInsert {
-				problems = append(problems, fmt.Sprintf("an INSERT into %s does not run %s", table, function))
+		if !seen {
+			if !disabled { // a disabled trigger was named above, with its fix
+				problems = append(problems, fmt.Sprintf("no enabled BEFORE … FOR EACH ROW trigger on %s runs %s", table, function))
 			}
-			var missed []string
-			for _, c := range guarded[t] {
-				if !onAnyUpdate && !updated[c] {
-					missed = append(missed, c)
-				}
+			continue
+		}
+		if !onInsert {
+			problems = append(problems, fmt.Sprintf("an INSERT into %s does not run %s", table, function))
+		}
+		var missed []string
+		for _, c := range guarded[t] {
+			if !onAnyUpdate && !updated[c] {
+				missed = append(missed, c)
 			}
-			if len(missed) > 0 {
-				problems = append(problems, fmt.Sprintf("an UPDATE of %s on %s does not run %s", strings.Join(missed, ", "), table, function))
-			}
+		}
+		if len(missed) > 0 {
+			problems = append(problems, fmt.Sprintf("an UPDATE of %s on %s does not run %s", strings.Join(missed, ", "), table, function))
 		}
 	}
 	if len(problems) > 0 {

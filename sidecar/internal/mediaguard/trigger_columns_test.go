@@ -19,11 +19,7 @@ import (
 func TestGuardTriggersFireOnEveryGuardedColumn(t *testing.T) {
 	db := testdb.New(t)
 	ctx := context.Background()
-	for table, cols := range guardedColumns {
-		var want []string
-		for _, c := range cols {
-			want = append(want, c.name)
-		}
+	for table, want := range GuardedColumns() {
 		rows, err := db.Pool.Query(ctx, `
 			select (t.tgtype & 4 <> 0) as on_insert, (t.tgtype & 16 <> 0) as on_update,
 			       array(select a.attname::text from unnest(t.tgattr) k join pg_attribute a
